@@ -1,0 +1,31 @@
+/*
+ * cmd.h - the agent's commands, one file each (cmd_<name>.c).
+ *
+ * A command parses its own options (argv[0] is the command name), orchestrates the modules,
+ * reports what happened through util/log.h, writes its machine-readable result to stdout and
+ * returns an exit code of DESIGN.md section 9 (enum mi_exit_code in util/error.h).
+ * Commands are the only code that prints; they never call exit() so cleanup always runs.
+ * Every command answers --help with its usage on stdout and exit 0.
+ */
+#ifndef MI_CMD_H
+#define MI_CMD_H
+
+typedef int (*mi_cmd_fn)(int argc, char **argv);
+
+struct mi_cmd {
+    const char *name;
+    const char *summary;
+    mi_cmd_fn run;
+};
+
+/* The command table, ending with a zeroed entry (cmd_table.c). */
+extern const struct mi_cmd mi_cmd_table[];
+
+/* Usage error: prints "mlinfra <cmd>: <message>" and a hint to --help; returns MI_EXIT_USAGE. */
+int mi_cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports the last error (util/error.h) and returns the exit code it maps to. */
+int mi_cmd_fail(const char *cmd, int code);
+
+int mi_cmd_version(int argc, char **argv);
+
+#endif
