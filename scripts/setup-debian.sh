@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config git curl ca-certificates
-          libcurl4-openssl-dev libjansson-dev libgit2-dev libsodium-dev libyaml-dev
+          libcurl4-openssl-dev libssl-dev libjansson-dev libgit2-dev libsodium-dev libyaml-dev
           libcriterion-dev clang libclang-rt-14-dev shellcheck nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
