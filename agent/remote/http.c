@@ -220,6 +220,8 @@ static int send_once(struct mi_http_response *out, const struct mi_http_request 
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+    if (req->ca_file)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_file);
 
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
@@ -341,12 +343,17 @@ int mi_http_send_retry(struct mi_http_response *out, const struct mi_http_reques
             break;
         if (rc < 0) {
             /* Transport failure. Streamed data cannot be replayed without the hooks. */
+            const char *m = req->method ? req->method : "GET";
+            int idempotent = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+                             strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
             int replayable = (!req->read_body || req->rewind_body) &&
                              (!req->write_body || req->reset_sink || !moved);
-            retry = replayable;
+            retry = idempotent && replayable;
         } else {
             if (policy && policy->classify)
                 retry = policy->classify(out, &delay, policy->classify_ctx);
+            if (retry < 0)
+                break;
             if (!retry)
                 retry = default_retryable(out->status);
             long after = mi_http_retry_after_ms(out);

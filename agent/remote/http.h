@@ -3,8 +3,10 @@
  *
  * Rules:
  *  - A request describes one call; mi_http_send makes it once, mi_http_send_retry makes it
- *    with retries (transport errors, 408/429/500/502/503/504, and whatever the caller's
- *    classifier adds), honouring Retry-After (seconds or HTTP date) up to policy.max_delay_ms.
+ *    with retries (408/429/500/502/503/504, and whatever the caller's classifier adds),
+ *    honouring Retry-After (seconds or HTTP date) up to policy.max_delay_ms. After a transport
+ *    failure only idempotent methods (GET, HEAD, PUT, DELETE) are resent: a POST or PATCH whose
+ *    answer was lost may have taken effect, so the caller decides (look, then try again).
  *  - An HTTP status is not an error: the call succeeds when a response arrived, and the
  *    caller reads out->status. Errors (negative MI_E* codes) are transport failures, time
  *    limits, caps exceeded and cancellation; their message names method and endpoint (the URL
@@ -66,6 +68,9 @@ struct mi_http_request {
     long connect_timeout_ms;  /* 0: 10 000 */
     long low_speed_timeout_s; /* abort if under 1 byte/s for this long; 0: 60 */
     int follow_redirects;
+    /* PEM file of CA certificates to trust instead of the system's (a private CA, or a test
+     * server's self-signed certificate); NULL: the system's. Added for azure_blob.h. */
+    const char *ca_file;
 };
 
 struct mi_http_retry {
@@ -73,7 +78,8 @@ struct mi_http_retry {
     long base_delay_ms; /* first backoff, doubled each time with jitter; 0: 500 */
     long max_delay_ms;  /* cap on any single wait, Retry-After included; 0: 60 000 */
     /* Extra retry decisions (GitHub's secondary rate limit is a 403). Return 1 to retry and
-     * set *delay_ms (0: default backoff); return 0 to keep the default decision. */
+     * set *delay_ms (0: default backoff); 0 to keep the default decision; -1 to stop now
+     * (a rate limit that resets in hours is not worth waiting for). */
     int (*classify)(const struct mi_http_response *resp, long *delay_ms, void *ctx);
     void *classify_ctx;
 };

@@ -228,3 +228,56 @@ Test(http, escape_and_endpoint)
     cr_assert_str_eq(e, "https://host.example/path/x");
     free(e);
 }
+
+static int veto_429(const struct mi_http_response *r, long *delay, void *ctx)
+{
+    (void)delay;
+    (void)ctx;
+    return r->status == 429 ? -1 : 0;
+}
+
+Test(http, classifier_can_veto_a_default_retry)
+{
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){429, NULL, "come back tomorrow"});
+    char *u = url("/r");
+    struct mi_http_request req = {.method = "GET", .url = u};
+    struct mi_http_retry pol = {
+        .max_attempts = 4, .base_delay_ms = 1, .max_delay_ms = 5, .classify = veto_429};
+    struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
+    int attempts = 0;
+    cr_assert_eq(mi_http_send_retry(&resp, &req, &pol, &attempts), 0);
+    cr_assert_eq(resp.status, 429);
+    cr_assert_eq(attempts, 1);
+    mi_http_response_release(&resp);
+    free(u);
+}
+
+Test(http, post_is_not_resent_after_a_lost_answer)
+{
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){201, NULL, NULL, 0, 1, 0});
+    char *u = url("/comments");
+    struct mi_http_request req = {.method = "POST", .url = u, .body = "{}", .body_len = 2};
+    struct mi_http_retry pol = {.max_attempts = 4, .base_delay_ms = 1, .max_delay_ms = 5};
+    struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
+    int attempts = 0;
+    cr_assert_lt(mi_http_send_retry(&resp, &req, &pol, &attempts), 0);
+    cr_assert_eq(attempts, 1, "a POST was resent after its answer was lost");
+    mi_http_response_release(&resp);
+    free(u);
+}
+
+Test(http, get_is_resent_after_a_dropped_connection)
+{
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){200, NULL, NULL, 0, 1, 0});
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){200, NULL, "ok"});
+    char *u = url("/r");
+    struct mi_http_request req = {.method = "GET", .url = u};
+    struct mi_http_retry pol = {.max_attempts = 4, .base_delay_ms = 1, .max_delay_ms = 5};
+    struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
+    int attempts = 0;
+    cr_assert_eq(mi_http_send_retry(&resp, &req, &pol, &attempts), 0, "%s", mi_error_last());
+    cr_assert_eq(attempts, 2);
+    cr_assert_str_eq(resp.body.ptr, "ok");
+    mi_http_response_release(&resp);
+    free(u);
+}
