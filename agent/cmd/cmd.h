@@ -27,5 +27,10 @@ int mi_cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 int mi_cmd_fail(const char *cmd, int code);
 
 int mi_cmd_version(int argc, char **argv);
+int mi_cmd_store(int argc, char **argv);
+int mi_cmd_detect(int argc, char **argv);
+int mi_cmd_plan(int argc, char **argv);
+int mi_cmd_apply(int argc, char **argv);
+int mi_cmd_check(int argc, char **argv);
 
 #endif
