@@ -46,10 +46,14 @@
 #include "context/merged.h"
 #include "context/path.h"
 #include "policy/window.h"
+#include "remote/deploy.h"
 #include "remote/github.h"
+#include "remote/probe.h"
 #include "report/applied.h"
 #include "report/comment.h"
+#include "report/health.h"
 #include "report/step_output.h"
+#include "store/expiry.h"
 #include "store/seal.h"
 #include "store/store.h"
 #include "terraform/outputs.h"
@@ -205,6 +209,12 @@ struct run {
     int apply_started;       /* terraform apply ran (the state may have changed) */
     struct mi_tf_outputs outputs;
     char *address;
+
+    /* Issue 9 (docs/extras.md): the GitHub deployment and the health check. */
+    struct mi_deploy *deploy;      /* NULL: none recorded */
+    struct mi_probe_result health; /* attempts 0: not probed */
+    char *health_name;             /* the output probed */
+    int health_failed;             /* unreachable and apply.health_check.fail_on_unreachable */
 
     enum outcome outcome;
     int error_code; /* for OUT_ERROR: the MI_E* code */
@@ -935,14 +945,55 @@ static int phase_fetch(struct run *r)
         mi_fingerprint_free(planned);
         return rc;
     }
-    /* Issue 9: plan expiry (store/expiry.h, mi_expiry_enforce on r->entry.binding.created_at)
-     * belongs here, as an OUT_REFUSED. */
+    /* Issue 9: a plan older than apply.plan_max_age is refused, with advice to re-plan. The
+     * clock is the change windows' (--now, MLINFRA_NOW), so tests can fix it. */
+    int64_t now = 0;
+    if ((rc = mi_window_now(&now, r->o->now)) < 0)
+        return stop(r, OUT_ERROR, rc);
+    if ((rc = mi_expiry_enforce(r->entry.binding.created_at, r->cfg->apply.plan_max_age_s,
+                                (long long)now, r->env->name, r->pr, r->head_sha)) < 0)
+        return stop(r, OUT_REFUSED, rc);
     return 0;
 }
 
 /* ==========================================================================================
  * 7. terraform init and apply
  * ======================================================================================== */
+
+/* Issue 9: the GitHub deployment of this apply (remote/deploy.h). Recording it is a report:
+ * a failure is a warning and never stops or fails the apply. */
+static void deploy_start(struct run *r)
+{
+    if (!r->gh || !r->cfg->apply.deployments)
+        return;
+    struct mi_deploy_options d = {0};
+    d.environment = r->env->name;
+    d.ref = r->commit;
+    d.log_url = r->run_url;
+    d.plan_id = r->plan_id;
+    d.pr = r->pr;
+    d.production = strcmp(r->env->name, "production") == 0; /* GitHub's own default */
+    if (mi_deploy_start(&r->deploy, r->gh, &d) < 0)
+        mi_log_warn("%s (the apply goes on; apply.deployments: false turns deployments off)",
+                    mi_error_last());
+    else
+        mi_log_info("recorded GitHub deployment %lld of '%s'", r->deploy->id, r->env->name);
+}
+
+static void deploy_finish(struct run *r)
+{
+    if (!r->deploy)
+        return;
+    enum mi_deploy_outcome how = r->outcome == OUT_APPLIED ? MI_DEPLOY_SUCCESS
+                                 : r->apply_started        ? MI_DEPLOY_FAILURE
+                                                           : MI_DEPLOY_ERROR;
+    mi_buf desc = MI_BUF_INIT;
+    mi_log_redact(&desc, r->why ? r->why : outcome_name(r->outcome),
+                  strlen(r->why ? r->why : outcome_name(r->outcome)));
+    if (mi_deploy_finish(r->deploy, r->gh, how, r->address, desc.ptr) < 0)
+        mi_log_warn("%s", mi_error_last());
+    mi_buf_release(&desc);
+}
 
 /* Creates the terraform runner and runs init. Returns 0 or the error code with the message
  * set; the caller decides what a failure means (the apply fails, a re-run's report goes
@@ -1004,7 +1055,7 @@ static int phase_terraform(struct run *r)
                          "cancelled before terraform apply: nothing was applied");
     if ((rc = mi_store_lock_check(r->lock)) < 0)
         return stop(r, OUT_ERROR, rc);
-    /* Issue 9: the GitHub deployment (remote/deploy.h, mi_deploy_start) starts here. */
+    deploy_start(r);
     r->apply_started = 1;
     rc = mi_tf_apply(r->tf, r->plan_file, r->o->lock_timeout ? r->o->lock_timeout : "5m",
                      &r->tf_run);
@@ -1052,6 +1103,75 @@ static int phase_terraform(struct run *r)
  * 8. outputs
  * ======================================================================================== */
 
+static void on_probe_attempt(void *ctx, const struct mi_probe_attempt *a)
+{
+    (void)ctx;
+    if (a->healthy)
+        mi_log_info("health check: try %d: HTTP %ld in %ld ms", a->number, a->status,
+                    a->latency_ms);
+    else
+        mi_log_info("health check: try %d: %s%s", a->number, a->error ? a->error : "failed",
+                    a->next_delay_ms >= 0 ? "; trying again" : "");
+}
+
+/* Issue 9: probes the service address (remote/probe.h) after apply and on a re-run of one:
+ * the address of apply.health_check.output, else the reported address. */
+static void health_check(struct run *r)
+{
+    const struct mi_config_health_check *hc = &r->cfg->apply.health_check;
+    if (!hc->enabled)
+        return;
+    const char *address = r->address;
+    const char *name = NULL;
+    if (hc->output) {
+        const struct mi_tf_output *out = mi_tf_outputs_find(&r->outputs, hc->output);
+        address = out && !out->sensitive ? out->value : NULL;
+        name = hc->output;
+        if (!address)
+            mi_log_warn("health check: output '%s' is %s", hc->output,
+                        out ? "sensitive, so it is not probed" : "not among terraform's outputs");
+    } else {
+        for (size_t i = 0; address && i < r->env->noutputs; i++) {
+            const struct mi_tf_output *out = mi_tf_outputs_find(&r->outputs, r->env->outputs[i]);
+            if (out && out->value && strcmp(out->value, address) == 0) {
+                name = out->name;
+                break;
+            }
+        }
+    }
+    if (!address) {
+        mi_log_info("health check: no service address to probe");
+        return;
+    }
+    struct mi_probe_options po = {0};
+    po.base = address;
+    po.path = hc->path;
+    po.max_tries = hc->tries;
+    po.total_timeout_ms = (long)(hc->timeout_s * 1000);
+    po.on_attempt = on_probe_attempt;
+    mi_log_group_begin("health check of %s", address);
+    int rc = mi_probe_run(&r->health, &po);
+    mi_log_group_end();
+    if (rc < 0) {
+        mi_log_warn("health check: %s", mi_error_last());
+        mi_probe_result_release(&r->health);
+        return;
+    }
+    r->health_name = name ? mi_xstrdup(name) : NULL;
+    mi_buf line = MI_BUF_INIT;
+    mi_report_health_line(&line, &r->health);
+    if (r->health.reachable) {
+        mi_log_notice("health check: %s", line.ptr);
+    } else if (hc->fail_on_unreachable) {
+        mi_log_error("health check: %s (apply.health_check.fail_on_unreachable: the job fails)",
+                     line.ptr);
+        r->health_failed = 1;
+    } else {
+        mi_log_warn("health check: %s", line.ptr);
+    }
+    mi_buf_release(&line);
+}
+
 static int is_url(const char *s)
 {
     return s && (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0);
@@ -1088,7 +1208,7 @@ static void phase_outputs(struct run *r)
         else if (!r->address && !out->sensitive && is_url(out->value))
             r->address = mi_xstrdup(out->value);
     }
-    /* Issue 9: the health probe of r->address (remote/probe.h) goes here. */
+    health_check(r);
 }
 
 /* ==========================================================================================
@@ -1149,12 +1269,20 @@ static void render_section(mi_buf *out, const struct run *r, const char *when)
     in.summary = r->why;
     in.outputs = rows;
     in.outputs_len = nrows;
+    mi_buf health = MI_BUF_INIT;
+    if (r->health.attempts) {
+        struct mi_report_health row = {r->health_name, &r->health,
+                                       r->cfg->apply.health_check.fail_on_unreachable};
+        mi_report_health_section(&health, &row, 1);
+        in.extra = health.ptr;
+    }
     if ((r->outcome == OUT_FAILED || r->outcome == OUT_REFUSED || r->outcome == OUT_CANCELLED) &&
         r->tf_run.output.len) {
         in.error_text = r->tf_run.output.ptr;
         in.error_text_len = r->tf_run.output.len;
     }
     mi_report_applied_section(out, &in);
+    mi_buf_release(&health);
     free(rows);
 }
 
@@ -1191,8 +1319,8 @@ static void write_step_outputs(const struct run *r, const char *path)
         return;
     mi_buf out = MI_BUF_INIT;
     char num[32];
-    static const char *const reserved[] = {"applied", "result", "pr", "head_sha",
-                                           "plan_id", "address", NULL};
+    static const char *const reserved[] = {"applied", "result", "pr",      "head_sha",
+                                           "plan_id", "address", "healthy", NULL};
     mi_step_output_add(&out, "applied", r->outcome == OUT_APPLIED ? "true" : "false");
     mi_step_output_add(&out, "result", outcome_name(r->outcome));
     snprintf(num, sizeof(num), "%lld", r->pr);
@@ -1200,6 +1328,9 @@ static void write_step_outputs(const struct run *r, const char *path)
     mi_step_output_add(&out, "head_sha", r->head_sha ? r->head_sha : "");
     mi_step_output_add(&out, "plan_id", r->plan_id ? r->plan_id : "");
     mi_step_output_add(&out, "address", r->address ? r->address : "");
+    mi_step_output_add(&out, "healthy", !r->health.attempts ? ""
+                                        : r->health.reachable ? "true"
+                                                              : "false");
     for (size_t i = 0; r->env && i < r->env->noutputs; i++) {
         const struct mi_tf_output *o = mi_tf_outputs_find(&r->outputs, r->env->outputs[i]);
         if (!o || o->sensitive)
@@ -1302,6 +1433,9 @@ static void run_release(struct run *r)
     mi_store_free(r->store);
     mi_fingerprint_free(r->fingerprint);
     mi_tf_outputs_release(&r->outputs);
+    mi_deploy_free(r->deploy);
+    mi_probe_result_release(&r->health);
+    free(r->health_name);
     mi_tf_run_release(&r->tf_run);
     mi_tf_free(r->tf);
     mi_github_free(r->gh);
@@ -1413,6 +1547,7 @@ finish:
     }
     if (mi_cancel_requested() && r.outcome == OUT_ERROR)
         r.outcome = OUT_CANCELLED;
+    deploy_finish(&r);
     if (r.env) {
         log_outcome(&r);
         phase_report(&r);
@@ -1421,6 +1556,8 @@ finish:
         write_step_outputs(&r, o.github_output ? o.github_output : env_or_null("GITHUB_OUTPUT"));
     }
     int exit_code = exit_code_of(&r);
+    if (r.health_failed && exit_code == MI_EXIT_OK)
+        exit_code = MI_EXIT_ERROR;
     run_release(&r);
     return exit_code;
 }

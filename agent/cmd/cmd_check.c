@@ -15,6 +15,9 @@
 #include "policy/policy.h"
 #include "policy/render.h"
 #include "policy/window.h"
+#include "report/sarif.h"
+#include "terraform/changes.h"
+#include "terraform/tfsource.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -24,7 +27,7 @@
 static const char usage[] =
     "usage: mlinfra check --plan FILE --policies DIR [--format FORMAT] [--no-early-exit]\n"
     "                     [--environment NAME] [--change-windows FILE] [--now TIME]\n"
-    "                     [--output FILE]\n"
+    "                     [--output FILE] [--tf-dir DIR]\n"
     "\n"
     "Evaluates compliance policies (terraform-compliance feature files) and change windows\n"
     "against a plan, and reports every scenario as passed, failed or skipped, with the\n"
@@ -34,8 +37,12 @@ static const char usage[] =
     "  --plan FILE            the plan as JSON: the output of 'terraform show -json PLANFILE'\n"
     "  --policies DIR         the folder of *.feature files (searched recursively), or one\n"
     "                         .feature file\n"
-    "  --format FORMAT        text (default), json, junit (JUnit XML), or terraform-compliance\n"
-    "                         (the console lines terraform-compliance prints)\n"
+    "  --format FORMAT        text (default), json, junit (JUnit XML), terraform-compliance\n"
+    "                         (the console lines terraform-compliance prints), or sarif\n"
+    "                         (SARIF 2.1.0 for code scanning, docs/extras.md)\n"
+    "  --tf-dir DIR           with sarif: the configuration the plan was made from, to point\n"
+    "                         results at the .tf lines of the resources (default:\n"
+    "                         environments/NAME for --environment NAME, when it exists)\n"
     "  --no-early-exit        a failing step goes on over every resource and reports each,\n"
     "                         instead of stopping the scenario at the first failure\n"
     "  --environment NAME     the environment the plan is for: evaluates the change windows\n"
@@ -61,6 +68,7 @@ struct options {
     const char *windows;
     const char *now;
     const char *output;
+    const char *tf_dir;
     int no_early_exit;
 };
 
@@ -103,7 +111,8 @@ static int parse_options(int argc, char **argv, struct options *o, int *help)
             take(argc, argv, &i, "--environment", &o->environment, &err) ||
             take(argc, argv, &i, "--change-windows", &o->windows, &err) ||
             take(argc, argv, &i, "--now", &o->now, &err) ||
-            take(argc, argv, &i, "--output", &o->output, &err)) {
+            take(argc, argv, &i, "--output", &o->output, &err) ||
+            take(argc, argv, &i, "--tf-dir", &o->tf_dir, &err)) {
             if (err)
                 return err;
             continue;
@@ -114,13 +123,40 @@ static int parse_options(int argc, char **argv, struct options *o, int *help)
         return mi_cmd_usage_error("check", "--plan FILE is required");
     if (!o->policies)
         return mi_cmd_usage_error("check", "--policies DIR is required");
-    if (o->format && mi_policy_format_parse(o->format) < 0)
+    if (o->format && strcmp(o->format, "sarif") != 0 && mi_policy_format_parse(o->format) < 0)
         return mi_cmd_usage_error("check", "unknown format '%s' (text, json, junit, "
-                                           "terraform-compliance)",
+                                           "terraform-compliance, sarif)",
                                   o->format);
     if (o->environment && !*o->environment)
         return mi_cmd_usage_error("check", "--environment needs a name");
     return 0;
+}
+
+/* SARIF (issue 9): the results pointed at the resources' .tf lines, the plan's sensitive
+ * values redacted. A configuration or plan model that cannot be read only costs the .tf
+ * locations or the extra redaction list (the log registry still applies), with a warning. */
+static int render_sarif(mi_buf *out, const struct options *o,
+                        const struct mi_policy_result *result)
+{
+    char *dir = o->tf_dir ? mi_xstrdup(o->tf_dir)
+                : o->environment ? mi_xasprintf("environments/%s", o->environment)
+                                 : NULL;
+    struct mi_tfsource *sources = NULL;
+    if (dir && (o->tf_dir || mi_fs_is_dir(dir)) && mi_tfsource_scan(&sources, dir) < 0)
+        mi_log_warn("check: results will point at the feature files only: %s", mi_error_last());
+    struct mi_tfplan *tfplan = NULL;
+    if (mi_tfplan_load(&tfplan, o->plan) < 0)
+        mi_log_warn("check: %s", mi_error_last());
+    struct mi_sarif_options so = {0};
+    so.sources = sources;
+    so.environment = o->environment;
+    so.secrets = tfplan ? (const char *const *)tfplan->sensitive : NULL;
+    so.secrets_len = tfplan ? tfplan->sensitive_len : 0;
+    int rc = mi_sarif_render(out, result, &so);
+    mi_tfplan_free(tfplan);
+    mi_tfsource_free(sources);
+    free(dir);
+    return rc;
 }
 
 /* Loading errors are the input's fault but not the command line's: exit 1, not 2. */
@@ -200,8 +236,15 @@ int mi_cmd_check(int argc, char **argv)
 
     struct mi_policy_render_input in = {result, &report, o.plan, o.policies,
                                         mi_window_set_zone(windows)};
-    int format = o.format ? mi_policy_format_parse(o.format) : MI_POLICY_FORMAT_TEXT;
-    mi_policy_render(&out, (enum mi_policy_format)format, &in);
+    if (o.format && strcmp(o.format, "sarif") == 0) {
+        if ((rc = render_sarif(&out, &o, result)) < 0) {
+            exit_code = fail_input(rc);
+            goto done;
+        }
+    } else {
+        int format = o.format ? mi_policy_format_parse(o.format) : MI_POLICY_FORMAT_TEXT;
+        mi_policy_render(&out, (enum mi_policy_format)format, &in);
+    }
     if (o.output) {
         if ((rc = mi_fs_write_file_atomic(o.output, out.ptr, out.len, 0644)) < 0) {
             exit_code = fail_input(rc);

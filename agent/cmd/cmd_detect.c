@@ -264,12 +264,11 @@ static json_t *build_result(const struct mi_context *ctx, const struct mi_change
 
     json_t *cmp = json_object();
     json_object_set_new(cmp, "method", jstr(ch ? ch->method : "none"));
-    json_object_set_new(cmp, "from", ch && ch->has_from
-                                         ? jstr(git_oid_tostr(hex, sizeof(hex), &ch->from))
-                                         : json_null());
-    json_object_set_new(cmp, "to", ch && ch->has_to
-                                       ? jstr(git_oid_tostr(hex, sizeof(hex), &ch->to))
-                                       : json_null());
+    json_object_set_new(cmp, "from",
+                        ch && ch->has_from ? jstr(git_oid_tostr(hex, sizeof(hex), &ch->from))
+                                           : json_null());
+    json_object_set_new(
+        cmp, "to", ch && ch->has_to ? jstr(git_oid_tostr(hex, sizeof(hex), &ch->to)) : json_null());
     json_object_set_new(cmp, "changed_paths", json_integer(ch ? (json_int_t)ch->n : 0));
     json_object_set_new(cmp, "unexamined_dirs", json_integer(ch ? (json_int_t)ch->pruned : 0));
     json_object_set_new(root, "compare", cmp);
@@ -295,8 +294,8 @@ static json_t *build_result(const struct mi_context *ctx, const struct mi_change
         for (size_t j = 0; j < e->nreasons; j++)
             json_array_append_new(reasons, reason_json(&e->reasons[j]));
         json_object_set_new(o, "reasons", reasons);
-        json_object_set_new(o, "more_reasons", json_integer((json_int_t)(e->total_reasons -
-                                                                         e->nreasons)));
+        json_object_set_new(o, "more_reasons",
+                            json_integer((json_int_t)(e->total_reasons - e->nreasons)));
         json_array_append_new(envs, o);
         json_t *m = json_object();
         json_object_set_new(m, "environment", jstr(e->name));

@@ -205,6 +205,13 @@ static void on_step_end(void *ctx, const char *title, int exit_code, long elapse
     mi_log_debug("%s: exit code %d after %ld ms", title, exit_code, elapsed_ms);
 }
 
+/* Tokens the plan store obtains (OIDC) are masked like every other secret. */
+static void on_store_secret(void *ctx, const char *secret)
+{
+    (void)ctx;
+    mi_log_mask(secret);
+}
+
 /* ---- the plan's id: SHA-256 of the saved plan file ----------------------------------- */
 
 static int plan_sha256(char **out, const char *path)
@@ -743,9 +750,9 @@ report:;
             notes[nnotes++] = "MLINFRA_PLAN_KEY is not set, so the plan was not stored: it "
                               "cannot be applied.";
         } else {
-            struct mi_planstore_plan sp = {repo,        repository, target.name, target.directory,
-                                           pr,          head_sha,   tf_version,  plan_file};
-            if (mi_planstore_put(&sp, NULL, &where) < 0) {
+            struct mi_planstore_plan sp = {repo, repository, target.name, target.directory,
+                                           pr,   head_sha,   tf_version,  plan_file};
+            if (mi_planstore_put(&sp, on_store_secret, &where) < 0) {
                 mi_log_error("mlinfra plan: cannot store the sealed plan: %s", mi_error_last());
                 notes[nnotes++] = "The plan could not be stored (see the run's log): it cannot "
                                   "be applied until it is planned again.";

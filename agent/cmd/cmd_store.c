@@ -178,9 +178,9 @@ static void mask_secret(void *ctx, const char *secret)
 
 static void mask_environment(void)
 {
-    static const char *const vars[] = {"AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
-                                       "MLINFRA_PLAN_KEY", "MLINFRA_PLAN_KEY_PREVIOUS",
-                                       "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITHUB_TOKEN"};
+    static const char *const vars[] = {
+        "AZURE_STORAGE_KEY",         "AZURE_STORAGE_SAS_TOKEN",        "MLINFRA_PLAN_KEY",
+        "MLINFRA_PLAN_KEY_PREVIOUS", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITHUB_TOKEN"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         mi_log_mask(getenv(vars[i]));
 }
@@ -190,18 +190,16 @@ static json_t *entry_json(const struct mi_store_entry *e)
     const struct mi_seal_binding *b = &e->binding;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(e->name));
-    json_object_set_new(o, "environment", b->environment ? json_string(b->environment)
-                                                         : json_null());
+    json_object_set_new(o, "environment",
+                        b->environment ? json_string(b->environment) : json_null());
     json_object_set_new(o, "pr", json_integer(b->pr));
     json_object_set_new(o, "head_sha", b->head_sha ? json_string(b->head_sha) : json_null());
     json_object_set_new(o, "status", json_string(mi_store_status_name(e->status)));
-    json_object_set_new(o, "created_at", b->created_at ? json_string(b->created_at)
-                                                       : json_null());
-    json_object_set_new(o, "plan_sha256", b->plan_sha256 ? json_string(b->plan_sha256)
-                                                         : json_null());
+    json_object_set_new(o, "created_at", b->created_at ? json_string(b->created_at) : json_null());
+    json_object_set_new(o, "plan_sha256",
+                        b->plan_sha256 ? json_string(b->plan_sha256) : json_null());
     json_object_set_new(o, "config_fingerprint",
-                        b->config_fingerprint ? json_string(b->config_fingerprint)
-                                              : json_null());
+                        b->config_fingerprint ? json_string(b->config_fingerprint) : json_null());
     json_object_set_new(o, "terraform_version",
                         b->terraform_version ? json_string(b->terraform_version) : json_null());
     json_object_set_new(o, "size", json_integer(e->size));
@@ -243,10 +241,9 @@ static int do_list(struct mi_store *s, const struct options *o)
             const struct mi_store_entry *e = &l.items[i];
             const struct mi_seal_binding *b = &e->binding;
             printf("%-16s %6lld  %-12.12s  %-8s  %-20s  %-12.12s  %lld\n",
-                   b->environment ? b->environment : "?", b->pr,
-                   b->head_sha ? b->head_sha : "?", mi_store_status_name(e->status),
-                   b->created_at ? b->created_at : "?", b->plan_sha256 ? b->plan_sha256 : "?",
-                   e->size);
+                   b->environment ? b->environment : "?", b->pr, b->head_sha ? b->head_sha : "?",
+                   mi_store_status_name(e->status), b->created_at ? b->created_at : "?",
+                   b->plan_sha256 ? b->plan_sha256 : "?", e->size);
         }
     }
     mi_log_info("%zu plan(s) of %s in %s", l.len, o->repo, mi_store_describe(s));
@@ -313,8 +310,10 @@ static int do_prune(struct mi_store *s, const struct options *o)
     if (o->older_than) {
         po.older_than_s = parse_age(o->older_than);
         if (po.older_than_s <= 0)
-            return mi_cmd_usage_error("store", "--older-than '%s' is not an age like 30d, 12h, "
-                                               "45m or 90s", o->older_than);
+            return mi_cmd_usage_error("store",
+                                      "--older-than '%s' is not an age like 30d, 12h, "
+                                      "45m or 90s",
+                                      o->older_than);
     }
     if (o->closed) {
         struct mi_github_options go;
@@ -355,7 +354,8 @@ static int do_unlock(struct mi_store *s, const struct options *o)
         return MI_EXIT_OK;
     if (!o->brk) {
         mi_log_warn("the lock on environment '%s' is held; if the run holding it is gone, "
-                    "break it with `mlinfra store unlock --env %s --break`", o->env, o->env);
+                    "break it with `mlinfra store unlock --env %s --break`",
+                    o->env, o->env);
         return MI_EXIT_ERROR;
     }
     rc = mi_store_break_lock(s, o->env);

@@ -43,7 +43,8 @@ static void add_note(struct mi_changes *c, char *note)
 static int git_fail(const char *what)
 {
     const git_error *e = git_error_last();
-    return mi_error_set(MI_ERR, "git: %s: %s", what, e && e->message ? e->message : "unknown error");
+    return mi_error_set(MI_ERR, "git: %s: %s", what,
+                        e && e->message ? e->message : "unknown error");
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -54,7 +55,7 @@ struct differ {
     git_repository *repo;
     const struct mi_path_set *scope; /* NULL: everything */
     size_t pruned;                   /* changed subtrees not entered (outside the scope) */
-    mi_buf path; /* the current directory, "" or "a/b/" */
+    mi_buf path;                     /* the current directory, "" or "a/b/" */
     struct mi_change *items;
     size_t n, cap;
     /* Added and deleted blobs, for pairing identical content into renames. */
@@ -255,8 +256,7 @@ static void pair_renames(struct differ *d)
     free(add);
 }
 
-int mi_changes_collect(struct mi_changes *c, git_repository *repo,
-                       const struct mi_path_set *scope)
+int mi_changes_collect(struct mi_changes *c, git_repository *repo, const struct mi_path_set *scope)
 {
     if (c->full_run || c->nothing_to_do || !c->has_from || !c->has_to)
         return 0;
@@ -276,7 +276,8 @@ int mi_changes_collect(struct mi_changes *c, git_repository *repo,
     if ((rc = diff_trees(&d, ta, tb)))
         goto done;
     pair_renames(&d);
-    qsort(d.items, d.n, sizeof(*d.items), cmp_change);
+    if (d.n)
+        qsort(d.items, d.n, sizeof(*d.items), cmp_change);
     c->items = d.items;
     c->n = d.n;
     c->pruned = d.pruned;
@@ -369,8 +370,8 @@ static void short_hex(char *buf, const git_oid *id)
 /* Merge-base of base and head against head, with the shallow-clone fallbacks. merge is the
  * test merge commit (may be NULL). what names the two for messages. */
 static int diff_merge_base(struct mi_changes **out, git_repository *repo, const git_oid *base,
-                           int have_base, const git_oid *head, int have_head,
-                           const char *merge_hex, const char *what, const char *missing_hex)
+                           int have_base, const git_oid *head, int have_head, const char *merge_hex,
+                           const char *what, const char *missing_hex)
 {
     int rc;
     char hb[16], hh[16];
@@ -429,7 +430,8 @@ static int for_pull_request(struct mi_changes **out, git_repository *repo,
                             const struct mi_context *ctx)
 {
     if (ctx->action && strcmp(ctx->action, "closed") == 0 && !ctx->merged) {
-        *out = nothing(mi_xasprintf("pull request #%ld was closed without merging", ctx->pr_number));
+        *out =
+            nothing(mi_xasprintf("pull request #%ld was closed without merging", ctx->pr_number));
         return 0;
     }
     git_oid base, head;
@@ -440,8 +442,8 @@ static int for_pull_request(struct mi_changes **out, git_repository *repo,
     /* For a pull_request event GITHUB_SHA is the test merge commit; the payload's
      * merge_commit_sha is the same commit when GitHub has computed it. */
     const char *merge = ctx->sha ? ctx->sha : ctx->merge_sha;
-    return diff_merge_base(out, repo, &base, have_base, &head, have_head, merge,
-                           "pull request", have_head ? ctx->base_sha : ctx->head_sha);
+    return diff_merge_base(out, repo, &base, have_base, &head, have_head, merge, "pull request",
+                           have_head ? ctx->base_sha : ctx->head_sha);
 }
 
 static int for_push(struct mi_changes **out, git_repository *repo, const struct mi_context *ctx)
@@ -486,7 +488,8 @@ static int resolve_rev(git_repository *repo, const char *rev, git_oid *out)
 {
     git_object *obj = NULL, *commit = NULL;
     int rc = 0;
-    if (git_revparse_single(&obj, repo, rev) < 0 || git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+    if (git_revparse_single(&obj, repo, rev) < 0 ||
+        git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
         const git_error *e = git_error_last();
         rc = mi_error_set(MI_EUSAGE, "git: cannot resolve revision '%s': %s", rev,
                           e && e->message ? e->message : "unknown error");
@@ -499,8 +502,7 @@ static int resolve_rev(git_repository *repo, const char *rev, git_oid *out)
 }
 
 int mi_changes_for_context(struct mi_changes **out, git_repository *repo,
-                           const struct mi_context *ctx, const char *base_rev,
-                           const char *head_rev)
+                           const struct mi_context *ctx, const char *base_rev, const char *head_rev)
 {
     int rc = mi_changes_plan(out, repo, ctx, base_rev, head_rev);
     if (!rc && (rc = mi_changes_collect(*out, repo, NULL))) {

@@ -51,11 +51,11 @@ struct mi_changes {
     /* How the paths were found: "merge-base", "base..head", "merge-commit", "before..after",
      * "revisions", "full-run" or "none". */
     const char *method;
-    int full_run;       /* every candidate environment is affected */
-    char *reason;       /* full run or nothing to do: why */
-    int nothing_to_do;  /* e.g. a deleted branch, a pull request closed without merging */
+    int full_run;      /* every candidate environment is affected */
+    char *reason;      /* full run or nothing to do: why */
+    int nothing_to_do; /* e.g. a deleted branch, a pull request closed without merging */
     int has_from, has_to;
-    git_oid from, to;   /* the commits compared; `to` is where configurations are read */
+    git_oid from, to; /* the commits compared; `to` is where configurations are read */
 
     char **notes; /* fallbacks taken, in sentences */
     size_t nnotes;
@@ -76,8 +76,7 @@ int mi_changes_plan(struct mi_changes **out, git_repository *repo, const struct 
  * changed subtrees that neither hold nor lie in one of its directories are not entered (and
  * counted in `pruned`): a change there cannot concern any environment, and skipping it keeps
  * the cost proportional to the part of the repository that matters. NULL: every path. */
-int mi_changes_collect(struct mi_changes *c, git_repository *repo,
-                       const struct mi_path_set *scope);
+int mi_changes_collect(struct mi_changes *c, git_repository *repo, const struct mi_path_set *scope);
 
 /* mi_changes_plan, then mi_changes_collect of every path. */
 int mi_changes_for_context(struct mi_changes **out, git_repository *repo,

@@ -17,6 +17,7 @@
 #include "context/context.h"
 #include "context/path.h"
 #include "util/buf.h"
+#include "util/duration.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/banned.h"
@@ -61,6 +62,8 @@ void mi_config_free(struct mi_config *cfg)
     free(cfg->plan_store.container);
     free(cfg->plan_store.endpoint);
     free(cfg->plan_store.path);
+    free(cfg->apply.health_check.output);
+    free(cfg->apply.health_check.path);
     free_list(cfg->warnings, cfg->nwarnings);
     free(cfg);
 }
@@ -71,6 +74,10 @@ static struct mi_config *config_new(void)
     cfg->environments_dir = mi_xstrdup("environments");
     cfg->policies_dir = mi_xstrdup("policies");
     cfg->change_windows = mi_xstrdup("policies/change-windows.yml");
+    cfg->apply.plan_max_age_s = MI_CONFIG_PLAN_MAX_AGE_S;
+    cfg->apply.deployments = 1;
+    cfg->apply.health_check.tries = MI_CONFIG_HEALTH_TRIES;
+    cfg->apply.health_check.timeout_s = MI_CONFIG_HEALTH_TIMEOUT_S;
     return cfg;
 }
 
@@ -192,8 +199,8 @@ typedef int (*item_check)(struct walk *w, yaml_node_t *n, const char *key, char 
 
 /* A list of strings; a single string is accepted as a list of one. Each item goes through
  * check (which may rewrite it, e.g. normalize a path). */
-static int get_list(struct walk *w, yaml_node_t *n, const char *key, item_check check,
-                    char ***out, size_t *nout)
+static int get_list(struct walk *w, yaml_node_t *n, const char *key, item_check check, char ***out,
+                    size_t *nout)
 {
     free_list(*out, *nout);
     *out = NULL;
@@ -353,8 +360,8 @@ struct env_ctx {
     int has_branch, has_dir, has_watch, has_outputs, has_approval;
 };
 
-static int env_pair(struct walk *w, void *vctx, const char *path, const char *key,
-                    yaml_node_t *k, yaml_node_t *v)
+static int env_pair(struct walk *w, void *vctx, const char *path, const char *key, yaml_node_t *k,
+                    yaml_node_t *v)
 {
     struct env_ctx *c = vctx;
     char *kp = key_path(path, key);
@@ -379,8 +386,7 @@ static int env_pair(struct walk *w, void *vctx, const char *path, const char *ke
         rc = get_bool(w, v, kp, &c->env->require_approval);
         c->has_approval = 1;
     } else {
-        rc = unknown_key(w, k, path, key,
-                         "branch, directory, watch, outputs, require_approval");
+        rc = unknown_key(w, k, path, key, "branch, directory, watch, outputs, require_approval");
     }
     free(kp);
     return rc;
@@ -428,8 +434,7 @@ static int defaults_pair(struct walk *w, void *vctx, const char *path, const cha
     } else if (!strcmp(key, "watch")) {
         rc = get_list(w, v, kp, check_watch, &cfg->default_watch, &cfg->ndefault_watch);
     } else if (!strcmp(key, "outputs")) {
-        rc = get_list(w, v, kp, check_output_name, &cfg->default_outputs,
-                      &cfg->ndefault_outputs);
+        rc = get_list(w, v, kp, check_output_name, &cfg->default_outputs, &cfg->ndefault_outputs);
     } else if (!strcmp(key, "require_approval")) {
         rc = get_bool(w, v, kp, &cfg->default_require_approval);
     } else {
@@ -526,13 +531,111 @@ static int plan_store_pair(struct walk *w, void *vctx, const char *path, const c
     return rc;
 }
 
+/* A duration ("7d", "36h", "90m", "600s", util/duration.h) of at most max_s seconds; with
+ * allow_never, "never" gives -1. */
+static int get_duration(struct walk *w, yaml_node_t *n, const char *key, long long max_s,
+                        int allow_never, long long *out)
+{
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return fail(w, n, key, "expected a duration like 7d, 36h, 90m or 600s, got %s", kind_of(n));
+    if (allow_never && !strcmp(scalar(n), "never")) {
+        *out = -1;
+        return 0;
+    }
+    long long v = 0;
+    if (mi_duration_parse(&v, scalar(n)) < 0)
+        return fail(w, n, key, "%s", mi_error_last());
+    if (v > max_s)
+        return fail(w, n, key, "'%s' is longer than the limit of %lld seconds", scalar(n), max_s);
+    *out = v;
+    return 0;
+}
+
+static int get_int(struct walk *w, yaml_node_t *n, const char *key, int lo, int hi, int *out)
+{
+    if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        const char *s = scalar(n);
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (!errno && end != s && !*end && s[0] >= '0' && s[0] <= '9' && v >= lo && v <= hi) {
+            *out = (int)v;
+            return 0;
+        }
+        return fail(w, n, key, "expected a whole number from %d to %d, got '%s'", lo, hi, s);
+    }
+    return fail(w, n, key, "expected a whole number from %d to %d, got %s", lo, hi, kind_of(n));
+}
+
+static int health_check_pair(struct walk *w, void *vctx, const char *path, const char *key,
+                             yaml_node_t *k, yaml_node_t *v)
+{
+    struct mi_config_health_check *hc = vctx;
+    char *kp = key_path(path, key);
+    int rc;
+    if (!strcmp(key, "enabled")) {
+        rc = get_bool(w, v, kp, &hc->enabled);
+    } else if (!strcmp(key, "output")) {
+        rc = get_string(w, v, kp, &hc->output);
+        if (!rc)
+            rc = check_output_name(w, v, kp, &hc->output);
+    } else if (!strcmp(key, "path")) {
+        rc = get_string(w, v, kp, &hc->path);
+        if (!rc && (hc->path[0] != '/' || strpbrk(hc->path, " \t#")))
+            rc = fail(w, v, kp,
+                      "'%s' is not a URL path (it starts with '/' and has no spaces "
+                      "or '#')",
+                      hc->path);
+    } else if (!strcmp(key, "tries")) {
+        rc = get_int(w, v, kp, 1, 100, &hc->tries);
+    } else if (!strcmp(key, "timeout")) {
+        rc = get_duration(w, v, kp, 3600, 0, &hc->timeout_s);
+    } else if (!strcmp(key, "fail_on_unreachable")) {
+        rc = get_bool(w, v, kp, &hc->fail_on_unreachable);
+    } else {
+        rc = unknown_key(w, k, path, key,
+                         "enabled, output, path, tries, timeout, fail_on_unreachable");
+    }
+    free(kp);
+    return rc;
+}
+
+static int apply_pair(struct walk *w, void *vctx, const char *path, const char *key, yaml_node_t *k,
+                      yaml_node_t *v)
+{
+    struct mi_config *cfg = vctx;
+    char *kp = key_path(path, key);
+    int rc;
+    if (!strcmp(key, "plan_max_age")) {
+        rc = get_duration(w, v, kp, 3650LL * 86400, 1, &cfg->apply.plan_max_age_s);
+    } else if (!strcmp(key, "deployments")) {
+        rc = get_bool(w, v, kp, &cfg->apply.deployments);
+    } else if (!strcmp(key, "health_check")) {
+        /* Off unless configured: `health_check: true` probes with the defaults, a mapping
+         * turns it on with its settings (unless it says `enabled: false`). A probe nobody
+         * asked for could hold every apply for minutes against a private address. */
+        if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+            rc = get_bool(w, v, kp, &cfg->apply.health_check.enabled);
+        } else if (is_null(v)) {
+            rc = 0;
+        } else {
+            cfg->apply.health_check.enabled = 1;
+            rc = walk_mapping(w, v, kp, health_check_pair, &cfg->apply.health_check);
+        }
+    } else {
+        rc = unknown_key(w, k, path, key, "plan_max_age, deployments, health_check");
+    }
+    free(kp);
+    return rc;
+}
+
 struct top_ctx {
     struct mi_config *cfg;
     int pass; /* 1: defaults and environments_dir, which environments build on; 2: the rest */
 };
 
-static int top_pair(struct walk *w, void *vctx, const char *path, const char *key,
-                    yaml_node_t *k, yaml_node_t *v)
+static int top_pair(struct walk *w, void *vctx, const char *path, const char *key, yaml_node_t *k,
+                    yaml_node_t *v)
 {
     struct top_ctx *t = vctx;
     struct mi_config *cfg = t->cfg;
@@ -563,9 +666,11 @@ static int top_pair(struct walk *w, void *vctx, const char *path, const char *ke
         return is_null(v) ? 0 : walk_mapping(w, v, key, terraform_pair, cfg);
     if (!strcmp(key, "plan_store"))
         return is_null(v) ? 0 : walk_mapping(w, v, key, plan_store_pair, cfg);
+    if (!strcmp(key, "apply"))
+        return is_null(v) ? 0 : walk_mapping(w, v, key, apply_pair, cfg);
     return unknown_key(w, k, path, key,
                        "version, environments_dir, defaults, environments, policies, "
-                       "terraform, plan_store");
+                       "terraform, plan_store, apply");
 }
 
 static int finish_envs(struct mi_config *cfg, const char *file)
@@ -594,8 +699,7 @@ int mi_config_parse(struct mi_config **out, const char *text, size_t len, const 
     cfg->from_file = 1;
 
     if (len > MI_CONFIG_MAX_BYTES) {
-        rc = mi_error_set(MI_EUSAGE, "config: %s: larger than %u bytes", name,
-                          MI_CONFIG_MAX_BYTES);
+        rc = mi_error_set(MI_EUSAGE, "config: %s: larger than %u bytes", name, MI_CONFIG_MAX_BYTES);
         goto done;
     }
     if (!yaml_parser_initialize(&parser))
@@ -730,7 +834,8 @@ int mi_config_discover(struct mi_config *cfg, const char *workdir)
         names[n++] = mi_xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_names);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_names);
     cfg->envs = mi_xrealloc(cfg->envs, (cfg->nenvs + n) * sizeof(*cfg->envs));
     for (size_t i = 0; i < n; i++) {
         struct mi_config_env *e = &cfg->envs[cfg->nenvs++];

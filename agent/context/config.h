@@ -43,6 +43,28 @@ struct mi_config_plan_store {
     char *path;      /* local backend directory */
 };
 
+/* apply.health_check: probing the service address after apply (docs/extras.md). */
+struct mi_config_health_check {
+    int enabled;             /* default 0; 1 when the section is given (or `true`) */
+    char *output;            /* the output holding the address; NULL: the first reported output
+                              * whose value is an http(s) URL */
+    char *path;              /* joined to the address; default "/" */
+    int tries;               /* default MI_CONFIG_HEALTH_TRIES */
+    long long timeout_s;     /* total time; default MI_CONFIG_HEALTH_TIMEOUT_S */
+    int fail_on_unreachable; /* default 0: an unreachable service is reported, not fatal */
+};
+
+#define MI_CONFIG_HEALTH_TRIES 10
+#define MI_CONFIG_HEALTH_TIMEOUT_S 300
+#define MI_CONFIG_PLAN_MAX_AGE_S (7LL * 24 * 3600)
+
+/* apply: what `mlinfra apply` does besides applying (docs/extras.md). */
+struct mi_config_apply {
+    long long plan_max_age_s; /* plans older than this are refused; default 7 days; -1: never */
+    int deployments;          /* record GitHub deployments; default 1 */
+    struct mi_config_health_check health_check;
+};
+
 struct mi_config {
     char *path;    /* the file it was loaded from; NULL when built from defaults */
     int from_file; /* 1 when a file was read */
@@ -60,10 +82,11 @@ struct mi_config {
     size_t ndefault_outputs;
     int default_require_approval;
 
-    char *policies_dir;      /* default "policies" */
-    char *change_windows;    /* default "policies/change-windows.yml" */
-    char *terraform_binary;  /* NULL: MLINFRA_TERRAFORM, else "terraform" from PATH */
+    char *policies_dir;     /* default "policies" */
+    char *change_windows;   /* default "policies/change-windows.yml" */
+    char *terraform_binary; /* NULL: MLINFRA_TERRAFORM, else "terraform" from PATH */
     struct mi_config_plan_store plan_store;
+    struct mi_config_apply apply;
 
     char **warnings; /* things skipped while discovering, for the command to show */
     size_t nwarnings;

@@ -182,14 +182,12 @@ static int get_string(struct reader *r, json_t *parent, const char *key, const c
         return bad_type(r, field, "a string");
     /* A NUL inside the string would make the C copy say something else than the JSON. */
     if (strlen(json_string_value(v)) != json_string_length(v))
-        return mi_error_set(MI_ERR, "event: %s: '%s' contains a NUL character", r->source,
-                            field);
+        return mi_error_set(MI_ERR, "event: %s: '%s' contains a NUL character", r->source, field);
     *out = mi_xstrdup(json_string_value(v));
     return 0;
 }
 
-static int get_bool(struct reader *r, json_t *parent, const char *key, const char *field,
-                    int *out)
+static int get_bool(struct reader *r, json_t *parent, const char *key, const char *field, int *out)
 {
     *out = 0;
     json_t *v = parent ? json_object_get(parent, key) : NULL;
@@ -257,8 +255,8 @@ static int branch_from_ref(struct reader *r, const char *ref, const char *field,
     if (strncmp(ref, "refs/heads/", 11) != 0)
         return 0;
     if (!mi_context_branch_valid(ref + 11))
-        return mi_error_set(MI_ERR, "event: %s: '%s' is not a valid branch name: '%s'",
-                            r->source, field, shown(&r->show, ref + 11));
+        return mi_error_set(MI_ERR, "event: %s: '%s' is not a valid branch name: '%s'", r->source,
+                            field, shown(&r->show, ref + 11));
     *branch = mi_xstrdup(ref + 11);
     return 0;
 }
@@ -403,8 +401,8 @@ int mi_context_parse_event(struct mi_context **out, const char *event_name, cons
         }
     }
     if (!event_name_valid(event_name)) {
-        rc = mi_error_set(MI_EUSAGE, "event: '%s' is not an event name",
-                          shown(&r.show, event_name));
+        rc =
+            mi_error_set(MI_EUSAGE, "event: '%s' is not an event name", shown(&r.show, event_name));
         goto done;
     }
     c->event_name = mi_xstrdup(event_name);
@@ -415,8 +413,7 @@ int mi_context_parse_event(struct mi_context **out, const char *event_name, cons
     if (repo && (rc = get_repo_name(&r, repo, "repository.full_name", &c->repository)))
         goto done;
 
-    if (strcmp(event_name, "pull_request") == 0 ||
-        strcmp(event_name, "pull_request_target") == 0) {
+    if (strcmp(event_name, "pull_request") == 0 || strcmp(event_name, "pull_request_target") == 0) {
         c->kind = MI_EVENT_PULL_REQUEST;
         rc = parse_pull_request(&r, root, c);
     } else if (strcmp(event_name, "push") == 0) {
@@ -460,8 +457,9 @@ int mi_context_load(struct mi_context **out, const char *event_name, const char 
     if (!event_path)
         event_path = env_or_null("GITHUB_EVENT_PATH");
     if (!event_path) {
-        rc = mi_error_set(MI_EUSAGE, "event: no event payload: GITHUB_EVENT_PATH is not set "
-                                     "(outside GitHub Actions, pass --event FILE or --base/--head)");
+        rc =
+            mi_error_set(MI_EUSAGE, "event: no event payload: GITHUB_EVENT_PATH is not set "
+                                    "(outside GitHub Actions, pass --event FILE or --base/--head)");
         goto done;
     }
     if ((rc = mi_fs_read_file(&data, event_path, MI_EVENT_MAX_BYTES))) {

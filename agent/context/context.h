@@ -43,14 +43,14 @@ struct mi_context {
 
     /* pull_request */
     long pr_number;
-    char *base_sha;   /* base branch tip when the event was sent */
-    char *head_sha;   /* the pull request's head commit */
-    char *head_ref;   /* the head branch (in the head repository) */
-    char *merge_sha;  /* merge_commit_sha when the payload has one */
-    char *base_repo;  /* "owner/name" of the base repository */
-    char *head_repo;  /* "owner/name" of the head repository, NULL when it was deleted */
-    int merged;       /* closed by merging */
-    int fork;         /* head repository differs from the base one (or is gone) */
+    char *base_sha;  /* base branch tip when the event was sent */
+    char *head_sha;  /* the pull request's head commit */
+    char *head_ref;  /* the head branch (in the head repository) */
+    char *merge_sha; /* merge_commit_sha when the payload has one */
+    char *base_repo; /* "owner/name" of the base repository */
+    char *head_repo; /* "owner/name" of the head repository, NULL when it was deleted */
+    int merged;      /* closed by merging */
+    int fork;        /* head repository differs from the base one (or is gone) */
 
     /* push */
     char *before; /* may be the all-zero id: a new branch */

@@ -27,7 +27,7 @@ enum tok { T_EOF, T_IDENT, T_STRING, T_LBRACE, T_RBRACE, T_EQ, T_OTHER };
 struct lexer {
     const char *p, *end;
     int line;
-    mi_buf str;     /* the value of the last T_STRING */
+    mi_buf str;      /* the value of the last T_STRING */
     int str_literal; /* 1 when that string had no template sequence */
     const char *ident;
     size_t ident_len;
@@ -106,8 +106,7 @@ static void skip_string(struct lexer *lx, int depth, int keep)
 
 static int is_ident_start(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           (unsigned char)c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (unsigned char)c >= 0x80;
 }
 
 static int is_ident_char(char c)
@@ -213,10 +212,10 @@ static int ident_is(const struct lexer *lx, const char *word)
 void mi_modules_scan_tf(const char *text, size_t len, mi_module_source_fn fn, void *ctx)
 {
     struct lexer lx = {text, text + len, 1, MI_BUF_INIT, 0, NULL, 0};
-    long depth = 0;       /* brace depth */
-    int head = 0;         /* top level: 1 after `module`, 2 after its label */
-    int in_module = 0;    /* inside a module block (its body is depth 1) */
-    int attr = 0;         /* in a module body: 1 after `source`, 2 after `=` */
+    long depth = 0;    /* brace depth */
+    int head = 0;      /* top level: 1 after `module`, 2 after its label */
+    int in_module = 0; /* inside a module block (its body is depth 1) */
+    int attr = 0;      /* in a module body: 1 after `source`, 2 after `=` */
     int attr_line = 0;
     enum tok t;
     while ((t = next_token(&lx)) != T_EOF) {
@@ -438,8 +437,7 @@ void mi_module_graph_free(struct mi_module_graph *g)
     free(g);
 }
 
-int mi_module_graph_new(struct mi_module_graph **out, git_repository *repo,
-                        const git_oid *commit)
+int mi_module_graph_new(struct mi_module_graph **out, git_repository *repo, const git_oid *commit)
 {
     *out = NULL;
     git_commit *c = NULL;
@@ -626,8 +624,7 @@ static void copy_warnings(struct mi_module_list *l, const struct node *n)
         list_warn(l, mi_xstrdup(n->warnings[i]));
 }
 
-int mi_module_graph_for_dir(struct mi_module_list **out, struct mi_module_graph *g,
-                            const char *dir)
+int mi_module_graph_for_dir(struct mi_module_list **out, struct mi_module_graph *g, const char *dir)
 {
     *out = NULL;
     struct mi_module_list *l = mi_xcalloc(1, sizeof(*l));

@@ -44,8 +44,7 @@ struct mi_module_list {
 /* A cache over one commit's tree, for reading many configurations that share modules. */
 struct mi_module_graph;
 
-int mi_module_graph_new(struct mi_module_graph **out, git_repository *repo,
-                        const git_oid *commit);
+int mi_module_graph_new(struct mi_module_graph **out, git_repository *repo, const git_oid *commit);
 void mi_module_graph_free(struct mi_module_graph *g);
 
 /* The local modules the configuration in dir (repository-relative) uses, transitively;

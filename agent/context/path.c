@@ -71,8 +71,10 @@ int mi_path_normalize(char **out, const char *path)
     if (rc)
         return rc;
     if (path[0] == '/')
-        return mi_error_set(MI_EUSAGE, "path '%s' is absolute; paths are relative to the "
-                                       "repository root", path);
+        return mi_error_set(MI_EUSAGE,
+                            "path '%s' is absolute; paths are relative to the "
+                            "repository root",
+                            path);
     mi_buf b = MI_BUF_INIT;
     rc = append_components(&b, path, path);
     if (rc) {

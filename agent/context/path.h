@@ -53,7 +53,10 @@ struct mi_path_set {
     size_t n;
     int all;
 };
-#define MI_PATH_SET_INIT {NULL, 0, 0}
+#define MI_PATH_SET_INIT                                                                           \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void mi_path_set_add(struct mi_path_set *set, const char *dir);
 void mi_path_set_sort(struct mi_path_set *set);

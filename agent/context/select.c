@@ -130,14 +130,16 @@ int mi_select_candidates(struct mi_selection **out, const struct mi_config *cfg,
         const struct mi_config_env *env = mi_config_env_find(cfg, want);
         if (!env) {
             list_names(&b, cfg, 0);
-            rc = mi_error_set(MI_EUSAGE, "select: no environment '%s' in the configuration "
-                                         "(environments: %s)",
+            rc = mi_error_set(MI_EUSAGE,
+                              "select: no environment '%s' in the configuration "
+                              "(environments: %s)",
                               want, b.ptr);
             goto done;
         }
         if (branch && strcmp(env->branch, branch) != 0) {
-            rc = mi_error_set(MI_EUSAGE, "select: environment '%s' is deployed from branch "
-                                         "'%s', not from '%s'",
+            rc = mi_error_set(MI_EUSAGE,
+                              "select: environment '%s' is deployed from branch "
+                              "'%s', not from '%s'",
                               want, env->branch, branch);
             goto done;
         }
@@ -202,7 +204,8 @@ static void sorted_init(struct sorted *s, const struct mi_changes *ch, int old)
         if (key)
             s->v[s->n++] = (struct keyed){key, i};
     }
-    qsort(s->v, s->n, sizeof(*s->v), cmp_keyed);
+    if (s->n)
+        qsort(s->v, s->n, sizeof(*s->v), cmp_keyed);
 }
 
 /* First position whose key is >= key. */
@@ -267,9 +270,8 @@ static void mark_under(struct marker *m, const struct sorted *s, const char *dir
 /* Ranks: what matched (directory, watch, module), new name before old name. */
 enum { RANK_DIR = 0, RANK_WATCH = 1, RANK_MODULE = 2, RANK_OLD = 3 };
 
-static void mark_env(struct marker *m, const struct sorted sorted[2],
-                     const struct mi_changes *ch, const struct mi_config_env *env,
-                     const struct mi_module_list *mods)
+static void mark_env(struct marker *m, const struct sorted sorted[2], const struct mi_changes *ch,
+                     const struct mi_config_env *env, const struct mi_module_list *mods)
 {
     for (int k = 0; k < 2; k++) {
         unsigned char off = (unsigned char)(k ? RANK_OLD : 0);
@@ -304,7 +306,8 @@ static void reasons_from_marks(struct mi_selected *sel, struct marker *m,
 {
     static const enum mi_reason_kind kinds[3] = {MI_REASON_DIRECTORY, MI_REASON_WATCH,
                                                  MI_REASON_MODULE};
-    qsort(m->matched, m->nmatched, sizeof(size_t), cmp_size);
+    if (m->nmatched)
+        qsort(m->matched, m->nmatched, sizeof(size_t), cmp_size);
     for (size_t i = 0; i < m->nmatched; i++) {
         size_t c = m->matched[i];
         const struct mi_change *change = &ch->items[c];
@@ -337,8 +340,8 @@ static void reasons_from_marks(struct mi_selected *sel, struct marker *m,
 }
 
 /* The module lists of every candidate at commit to, kept in s->state. */
-static int load_modules(struct mi_selection *s, const struct mi_config *cfg,
-                        git_repository *repo, const git_oid *to)
+static int load_modules(struct mi_selection *s, const struct mi_config *cfg, git_repository *repo,
+                        const git_oid *to)
 {
     if (s->state && git_oid_equal(&s->state->to, to))
         return 0;

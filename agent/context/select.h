@@ -35,13 +35,13 @@ enum mi_reason_kind {
 
 struct mi_reason {
     enum mi_reason_kind kind;
-    char *path;         /* the changed path that matched (NULL for a full run) */
-    char *renamed_from; /* path is a rename's new name: its old name */
-    char *renamed_to;   /* path is a rename's old name: its new name */
+    char *path;                   /* the changed path that matched (NULL for a full run) */
+    char *renamed_from;           /* path is a rename's new name: its old name */
+    char *renamed_to;             /* path is a rename's old name: its new name */
     enum mi_change_status status; /* the change behind it (not for a full run) */
-    char *pattern;  /* MI_REASON_WATCH: the watched path that matched */
-    char **chain;   /* MI_REASON_MODULE: module directories from the environment's own use to
-                     * the module holding the path */
+    char *pattern;                /* MI_REASON_WATCH: the watched path that matched */
+    char **chain; /* MI_REASON_MODULE: module directories from the environment's own use to
+                   * the module holding the path */
     size_t nchain;
     char *detail; /* MI_REASON_FULL_RUN: why */
 };

@@ -56,7 +56,8 @@ static int secure_url(const char *url)
 {
     if (strncmp(url, "https://", 8) == 0)
         return 1;
-    return strncmp(url, "http://127.0.0.1:", 17) == 0 || strncmp(url, "http://127.0.0.1/", 17) == 0 ||
+    return strncmp(url, "http://127.0.0.1:", 17) == 0 ||
+           strncmp(url, "http://127.0.0.1/", 17) == 0 ||
            strncmp(url, "http://localhost:", 17) == 0 || strncmp(url, "http://[::1]:", 13) == 0;
 }
 
@@ -76,18 +77,22 @@ int mi_azure_ad_new(struct mi_azure_ad **out, const struct mi_azure_ad_config *c
         return mi_error_set(MI_EUSAGE, "azure ad: OIDC federation needs both AZURE_CLIENT_ID and "
                                        "AZURE_TENANT_ID");
     if (!safe_tenant(cfg->tenant_id))
-        return mi_error_set(MI_EUSAGE, "azure ad: AZURE_TENANT_ID '%.80s' is not a tenant id "
-                                       "or domain", cfg->tenant_id);
+        return mi_error_set(MI_EUSAGE,
+                            "azure ad: AZURE_TENANT_ID '%.80s' is not a tenant id "
+                            "or domain",
+                            cfg->tenant_id);
     if (!cfg->id_token_request_url || !cfg->id_token_request_token)
         return mi_error_set(MI_EAUTH,
                             "azure ad: ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN are not set: give the "
                             "job `permissions: id-token: write` so GitHub issues an OIDC token "
                             "(a pull request from a fork never gets one)");
-    const char *authority = cfg->authority_host ? cfg->authority_host
-                                                : MI_AZURE_AD_DEFAULT_AUTHORITY;
+    const char *authority =
+        cfg->authority_host ? cfg->authority_host : MI_AZURE_AD_DEFAULT_AUTHORITY;
     if (!secure_url(authority))
-        return mi_error_set(MI_EUSAGE, "azure ad: AZURE_AUTHORITY_HOST '%s' must be an https "
-                                       "URL", authority);
+        return mi_error_set(MI_EUSAGE,
+                            "azure ad: AZURE_AUTHORITY_HOST '%s' must be an https "
+                            "URL",
+                            authority);
     if (!secure_url(cfg->id_token_request_url))
         return mi_error_set(MI_EUSAGE, "azure ad: ACTIONS_ID_TOKEN_REQUEST_URL is not an https "
                                        "URL");
@@ -175,8 +180,11 @@ static int github_id_token(struct mi_azure_ad *ad, char **out)
     mi_http_escape(&url, ad->audience, 0);
     mi_buf_addf(&authz, "Authorization: Bearer %s", ad->id_request_token);
     const char *headers[] = {authz.ptr, "Accept: application/json", NULL};
-    struct mi_http_request req = {.method = "GET", .url = url.ptr, .headers = headers,
-                                  .max_response = MAX_TOKEN_RESPONSE, .ca_file = ad->ca_file};
+    struct mi_http_request req = {.method = "GET",
+                                  .url = url.ptr,
+                                  .headers = headers,
+                                  .max_response = MAX_TOKEN_RESPONSE,
+                                  .ca_file = ad->ca_file};
     struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
     json_t *root = NULL;
     int rc = mi_http_send_retry(&resp, &req, ad->have_retry ? &ad->retry : NULL, NULL);
@@ -232,9 +240,13 @@ static int exchange(struct mi_azure_ad *ad, const char *assertion, char **token_
     form_field(&body, "client_assertion", assertion);
     const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
                              "Accept: application/json", NULL};
-    struct mi_http_request req = {.method = "POST", .url = url.ptr, .headers = headers,
-                                  .body = body.ptr, .body_len = body.len,
-                                  .max_response = MAX_TOKEN_RESPONSE, .ca_file = ad->ca_file};
+    struct mi_http_request req = {.method = "POST",
+                                  .url = url.ptr,
+                                  .headers = headers,
+                                  .body = body.ptr,
+                                  .body_len = body.len,
+                                  .max_response = MAX_TOKEN_RESPONSE,
+                                  .ca_file = ad->ca_file};
     struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
     json_t *root = NULL;
     int rc = mi_http_send_retry(&resp, &req, ad->have_retry ? &ad->retry : NULL, NULL);
@@ -244,17 +256,16 @@ static int exchange(struct mi_azure_ad *ad, const char *assertion, char **token_
     }
     if (resp.status != 200) {
         char *why = json_error_text(&resp.body);
-        rc = mi_error_set(resp.status == 400 || resp.status == 401 || resp.status == 403
-                              ? MI_EAUTH
-                              : MI_ERR,
+        rc = mi_error_set(resp.status == 400 || resp.status == 401 || resp.status == 403 ? MI_EAUTH
+                                                                                         : MI_ERR,
                           "azure ad: %s/%s refused the GitHub OIDC token for client %s (HTTP "
                           "%ld%s%s); check that the app registration AZURE_CLIENT_ID has a "
                           "federated credential whose issuer is "
                           "https://token.actions.githubusercontent.com, audience %s, and "
                           "subject matching this workflow (repo:OWNER/REPO:environment:NAME, "
                           ":ref:refs/heads/BRANCH or :pull_request)",
-                          ad->authority, ad->tenant_id, ad->client_id, resp.status,
-                          why ? ": " : "", why ? why : "", ad->audience);
+                          ad->authority, ad->tenant_id, ad->client_id, resp.status, why ? ": " : "",
+                          why ? why : "", ad->audience);
         free(why);
         goto done;
     }
@@ -303,8 +314,8 @@ int mi_azure_ad_token(struct mi_azure_ad *ad, char **token_out)
                 ad->on_token(ad->on_token_ctx, tok);
             wipe_free(ad->token);
             ad->token = tok;
-            long keep = expires_in > 2 * REFRESH_MARGIN_S ? expires_in - REFRESH_MARGIN_S
-                                                          : expires_in / 2;
+            long keep =
+                expires_in > 2 * REFRESH_MARGIN_S ? expires_in - REFRESH_MARGIN_S : expires_in / 2;
             ad->expires = now + keep;
         }
     }

@@ -114,9 +114,9 @@ int mi_azblob_new(struct mi_azblob **out, const struct mi_azblob_config *cfg)
     const char *host = strstr(c->endpoint, "://") + 3;
     const char *path = strchr(host, '/');
     c->endpoint_path = mi_xstrdup(path ? path : "");
-    c->account = cfg->account && *cfg->account ? mi_xstrdup(cfg->account)
-                                                : account_from_endpoint(c->endpoint,
-                                                                        c->endpoint_path);
+    c->account = cfg->account && *cfg->account
+                     ? mi_xstrdup(cfg->account)
+                     : account_from_endpoint(c->endpoint, c->endpoint_path);
     c->container = mi_xstrdup(cfg->container);
     c->ca_file = cfg->ca_file ? mi_xstrdup(cfg->ca_file) : NULL;
     c->timeout_ms = cfg->timeout_ms;
@@ -216,19 +216,24 @@ int mi_azblob_meta_validate(const struct mi_azblob_meta *m)
         for (const char *p = n; ok && *p; p++)
             ok = isalnum((unsigned char)*p) || *p == '_';
         if (!ok)
-            return mi_error_set(MI_EUSAGE, "azure blob: metadata name '%.64s' is not a C# "
-                                           "identifier", n);
+            return mi_error_set(MI_EUSAGE,
+                                "azure blob: metadata name '%.64s' is not a C# "
+                                "identifier",
+                                n);
         size_t vl = strlen(v);
         /* Azure folds runs of spaces and trims values before checking a signature; values
          * that need neither sign the same everywhere. */
         if (vl && (v[0] == ' ' || v[vl - 1] == ' ' || strstr(v, "  ")))
-            return mi_error_set(MI_EUSAGE, "azure blob: metadata '%s' has surrounding or "
-                                           "repeated spaces", n);
+            return mi_error_set(MI_EUSAGE,
+                                "azure blob: metadata '%s' has surrounding or "
+                                "repeated spaces",
+                                n);
         for (const char *p = v; *p; p++)
             if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
                 return mi_error_set(MI_EUSAGE,
                                     "azure blob: metadata '%s' holds a character Azure does "
-                                    "not accept in a header", n);
+                                    "not accept in a header",
+                                    n);
     }
     return 0;
 }
@@ -380,10 +385,17 @@ static void append_path(mi_buf *out, const struct mi_azblob *cl, const struct ca
  * each query parameter as "\nname:value" sorted by name, values unescaped. */
 static char *shared_key_auth(const struct mi_azblob *cl, const struct call *c, long long clen)
 {
-    static const char *const std[] = {"content-encoding", "content-language", NULL,
-                                      "content-md5",      "content-type",     "date",
-                                      "if-modified-since", "if-match",        "if-none-match",
-                                      "if-unmodified-since", "range"};
+    static const char *const std[] = {"content-encoding",
+                                      "content-language",
+                                      NULL,
+                                      "content-md5",
+                                      "content-type",
+                                      "date",
+                                      "if-modified-since",
+                                      "if-match",
+                                      "if-none-match",
+                                      "if-unmodified-since",
+                                      "range"};
     mi_buf s = MI_BUF_INIT;
     mi_buf_adds(&s, c->method);
     mi_buf_addch(&s, '\n');
@@ -444,8 +456,7 @@ static void http_date(char *out, size_t len)
 static char *describe(const struct mi_azblob *cl, const struct call *c)
 {
     if (c->name)
-        return mi_xasprintf("azure blob: %s '%s' in container '%s'", c->op, c->name,
-                            cl->container);
+        return mi_xasprintf("azure blob: %s '%s' in container '%s'", c->op, c->name, cl->container);
     return mi_xasprintf("azure blob: %s of container '%s'", c->op, cl->container);
 }
 
@@ -997,9 +1008,8 @@ int mi_azblob_put(struct mi_azblob *c, const char *name, const void *data, size_
     return rc;
 }
 
-int mi_azblob_put_stream(struct mi_azblob *c, const char *name,
-                         const struct mi_azblob_source *src, const struct mi_azblob_meta *meta,
-                         const struct mi_azblob_cond *cond)
+int mi_azblob_put_stream(struct mi_azblob *c, const char *name, const struct mi_azblob_source *src,
+                         const struct mi_azblob_meta *meta, const struct mi_azblob_cond *cond)
 {
     int rc = mi_azblob_meta_validate(meta);
     if (rc < 0)
@@ -1104,8 +1114,7 @@ int mi_azblob_get_buf(struct mi_azblob *c, const char *name, mi_buf *out, size_t
     return mi_azblob_get(c, name, &sink, NULL);
 }
 
-int mi_azblob_get_properties(struct mi_azblob *c, const char *name,
-                             struct mi_azblob_props *out)
+int mi_azblob_get_properties(struct mi_azblob *c, const char *name, struct mi_azblob_props *out)
 {
     memset(out, 0, sizeof(*out));
     struct call call = {.op = "Get Blob Properties", .method = "HEAD", .name = name};
@@ -1117,8 +1126,8 @@ int mi_azblob_get_properties(struct mi_azblob *c, const char *name,
     return rc;
 }
 
-int mi_azblob_set_metadata(struct mi_azblob *c, const char *name,
-                           const struct mi_azblob_meta *meta, const struct mi_azblob_cond *cond)
+int mi_azblob_set_metadata(struct mi_azblob *c, const char *name, const struct mi_azblob_meta *meta,
+                           const struct mi_azblob_cond *cond)
 {
     int rc = mi_azblob_meta_validate(meta);
     if (rc < 0)
@@ -1143,8 +1152,8 @@ int mi_azblob_delete(struct mi_azblob *c, const char *name, const struct mi_azbl
     return rc;
 }
 
-int mi_azblob_list(struct mi_azblob *c, const char *prefix, const char *marker,
-                   int max_results, struct mi_azblob_page *out)
+int mi_azblob_list(struct mi_azblob *c, const char *prefix, const char *marker, int max_results,
+                   struct mi_azblob_page *out)
 {
     memset(out, 0, sizeof(*out));
     char maxbuf[24];
@@ -1188,8 +1197,10 @@ int mi_azblob_lease_acquire(struct mi_azblob *c, const char *name, int duration_
 {
     *lease_id_out = NULL;
     if (duration_s != -1 && (duration_s < 15 || duration_s > 60))
-        return mi_error_set(MI_EUSAGE, "azure blob: a lease lasts 15 to 60 seconds or is "
-                                       "infinite (-1), not %d", duration_s);
+        return mi_error_set(MI_EUSAGE,
+                            "azure blob: a lease lasts 15 to 60 seconds or is "
+                            "infinite (-1), not %d",
+                            duration_s);
     /* Proposing the id makes a retried acquire (after a lost response) idempotent: Azure
      * accepts acquiring again with the id of the active lease. */
     char *id = proposed_id ? mi_xstrdup(proposed_id) : mi_azblob_uuid();
@@ -1211,8 +1222,8 @@ int mi_azblob_lease_acquire(struct mi_azblob *c, const char *name, int duration_
     return rc;
 }
 
-static int lease_simple(struct mi_azblob *c, const char *op, const char *action,
-                        const char *name, const char *lease_id)
+static int lease_simple(struct mi_azblob *c, const char *op, const char *action, const char *name,
+                        const char *lease_id)
 {
     struct call call = {.op = op, .method = "PUT", .name = name};
     call_query(&call, "comp", "lease");

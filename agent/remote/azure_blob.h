@@ -38,16 +38,16 @@ struct mi_azblob_config {
     /* Blob service endpoint: "https://ACCOUNT.blob.core.windows.net" or path-style
      * "http://127.0.0.1:10000/devstoreaccount1" (Azurite); no trailing slash needed. */
     const char *endpoint;
-    const char *account;   /* for Shared Key; NULL: the first label of the endpoint's host,
-                              or its first path segment for a path-style endpoint */
-    const char *container; /* required */
+    const char *account;    /* for Shared Key; NULL: the first label of the endpoint's host,
+                               or its first path segment for a path-style endpoint */
+    const char *container;  /* required */
     const char *shared_key; /* base64 account key */
     const char *sas_token;  /* query string, with or without a leading '?' */
     mi_azblob_token_fn token;
     void *token_ctx;
-    const char *ca_file;                /* PEM CA bundle for HTTPS; NULL: the system's */
+    const char *ca_file;               /* PEM CA bundle for HTTPS; NULL: the system's */
     const struct mi_http_retry *retry; /* NULL: http.h's defaults */
-    long timeout_ms;                    /* per request; 0: http.h's default */
+    long timeout_ms;                   /* per request; 0: http.h's default */
 };
 
 struct mi_azblob;
@@ -71,7 +71,10 @@ struct mi_azblob_meta {
     size_t len;
 };
 
-#define MI_AZBLOB_META_INIT {NULL, 0}
+#define MI_AZBLOB_META_INIT                                                                        \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 
 /* Sets (replacing) name = value; both copied. */
 void mi_azblob_meta_set(struct mi_azblob_meta *m, const char *name, const char *value);
@@ -84,8 +87,8 @@ int mi_azblob_meta_validate(const struct mi_azblob_meta *m);
 struct mi_azblob_props {
     long long content_length;
     char *etag;
-    char *last_modified; /* as Azure sends it (RFC 1123) */
-    char *lease_state;   /* available, leased, expired, breaking, broken */
+    char *last_modified;  /* as Azure sends it (RFC 1123) */
+    char *lease_state;    /* available, leased, expired, breaking, broken */
     char *lease_duration; /* infinite or fixed, while leased */
     struct mi_azblob_meta meta;
 };
@@ -118,9 +121,8 @@ struct mi_azblob_source {
 };
 
 /* Put Blob with a streamed body of src->size bytes. */
-int mi_azblob_put_stream(struct mi_azblob *c, const char *name,
-                         const struct mi_azblob_source *src, const struct mi_azblob_meta *meta,
-                         const struct mi_azblob_cond *cond);
+int mi_azblob_put_stream(struct mi_azblob *c, const char *name, const struct mi_azblob_source *src,
+                         const struct mi_azblob_meta *meta, const struct mi_azblob_cond *cond);
 /* The block id for block number index: base64 of a fixed-width string, as Azure requires
  * all ids of a blob to have the same length (caller frees). */
 char *mi_azblob_block_id(unsigned long index);
@@ -146,11 +148,10 @@ int mi_azblob_get(struct mi_azblob *c, const char *name, const struct mi_azblob_
 /* Get Blob into memory, at most max bytes (MI_ERR when larger). */
 int mi_azblob_get_buf(struct mi_azblob *c, const char *name, mi_buf *out, size_t max);
 /* Get Blob Properties (metadata included). */
-int mi_azblob_get_properties(struct mi_azblob *c, const char *name,
-                             struct mi_azblob_props *out);
+int mi_azblob_get_properties(struct mi_azblob *c, const char *name, struct mi_azblob_props *out);
 /* Set Blob Metadata: replaces all of the blob's metadata with meta. */
-int mi_azblob_set_metadata(struct mi_azblob *c, const char *name,
-                           const struct mi_azblob_meta *meta, const struct mi_azblob_cond *cond);
+int mi_azblob_set_metadata(struct mi_azblob *c, const char *name, const struct mi_azblob_meta *meta,
+                           const struct mi_azblob_cond *cond);
 int mi_azblob_delete(struct mi_azblob *c, const char *name, const struct mi_azblob_cond *cond);
 
 /* --- listing ----------------------------------------------------------------------------- */
@@ -172,8 +173,8 @@ struct mi_azblob_page {
 
 /* One page of List Blobs under prefix (may be NULL), starting at marker (NULL: the first
  * page), at most max_results (0: the service's default of 5000), metadata included. */
-int mi_azblob_list(struct mi_azblob *c, const char *prefix, const char *marker,
-                   int max_results, struct mi_azblob_page *out);
+int mi_azblob_list(struct mi_azblob *c, const char *prefix, const char *marker, int max_results,
+                   struct mi_azblob_page *out);
 void mi_azblob_page_release(struct mi_azblob_page *p);
 /* Parses a List Blobs response body (exposed for tests and fuzzing). */
 int mi_azblob_parse_list(struct mi_azblob_page *out, const char *xml, size_t len);

@@ -46,10 +46,10 @@ enum mi_deploy_outcome {
 };
 
 struct mi_deploy {
-    long long id;       /* the deployment's id */
+    long long id; /* the deployment's id */
     char *environment;
-    char *log_url;      /* may be NULL */
-    const char *state;  /* the last state set: "in_progress", "success", ... (static) */
+    char *log_url;     /* may be NULL */
+    const char *state; /* the last state set: "in_progress", "success", ... (static) */
 };
 
 int mi_deploy_start(struct mi_deploy **out, mi_github *gh, const struct mi_deploy_options *o);

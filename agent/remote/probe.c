@@ -34,13 +34,15 @@ int mi_probe_url(char **out, const char *base, const char *path)
         return mi_error_set(MI_EUSAGE, "health check: no address to probe");
     for (const char *p = base; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return mi_error_set(MI_EUSAGE, "health check: address '%.200s' contains whitespace "
-                                           "or a control character",
+            return mi_error_set(MI_EUSAGE,
+                                "health check: address '%.200s' contains whitespace "
+                                "or a control character",
                                 base);
     for (const char *p = path ? path : ""; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return mi_error_set(MI_EUSAGE, "health check: path '%.200s' contains whitespace or "
-                                           "a control character",
+            return mi_error_set(MI_EUSAGE,
+                                "health check: path '%.200s' contains whitespace or "
+                                "a control character",
                                 path);
 
     const char *sep = strstr(base, "://");
@@ -50,8 +52,9 @@ int mi_probe_url(char **out, const char *base, const char *path)
         size_t slen = (size_t)(sep - base);
         if (!((slen == 4 && strncasecmp(base, "http", 4) == 0) ||
               (slen == 5 && strncasecmp(base, "https", 5) == 0)))
-            return mi_error_set(MI_EUSAGE, "health check: address '%.200s' is not an http or "
-                                           "https URL",
+            return mi_error_set(MI_EUSAGE,
+                                "health check: address '%.200s' is not an http or "
+                                "https URL",
                                 base);
         host = sep + 3;
         mi_buf_add(&url, base, slen);
@@ -77,8 +80,9 @@ int mi_probe_url(char **out, const char *base, const char *path)
     /* A base with a query or fragment cannot take a path after it. */
     if (strpbrk(host, "?#") && strcmp(p, "/") != 0) {
         mi_buf_release(&url);
-        return mi_error_set(MI_EUSAGE, "health check: address '%.200s' has a query or fragment, "
-                                       "so path '%.200s' cannot be added to it",
+        return mi_error_set(MI_EUSAGE,
+                            "health check: address '%.200s' has a query or fragment, "
+                            "so path '%.200s' cannot be added to it",
                             base, p);
     }
     if (!strpbrk(host, "?#")) {
@@ -143,9 +147,8 @@ int mi_probe_run(struct mi_probe_result *out, const struct mi_probe_options *o)
     long per_try = o->try_timeout_ms > 0 ? o->try_timeout_ms : MI_PROBE_DEFAULT_TRY_MS;
     long lo = o->healthy_min > 0 ? o->healthy_min : 200;
     long hi = o->healthy_max > 0 ? o->healthy_max : 299;
-    static const char *const headers[] = {"Accept: */*", "User-Agent: mlinfra/" MLINFRA_VERSION
-                                                         " (health check)",
-                                          NULL};
+    static const char *const headers[] = {
+        "Accept: */*", "User-Agent: mlinfra/" MLINFRA_VERSION " (health check)", NULL};
 
     long start = now_ms();
     long deadline = start + total;
@@ -189,8 +192,8 @@ int mi_probe_run(struct mi_probe_result *out, const struct mi_probe_options *o)
         } else if (hrc < 0) {
             out->error = mi_xstrdup(mi_error_last());
         } else {
-            out->error = mi_xasprintf("answered HTTP %ld (healthy is %ld..%ld)", out->status, lo,
-                                      hi);
+            out->error =
+                mi_xasprintf("answered HTTP %ld (healthy is %ld..%ld)", out->status, lo, hi);
         }
 
         long wait = -1;

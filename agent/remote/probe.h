@@ -49,34 +49,37 @@ struct mi_probe_attempt {
 };
 
 struct mi_probe_options {
-    const char *base; /* the service's address: URL, host or host:port (required) */
-    const char *path; /* joined to base with one '/'; NULL: "/" (may carry a query) */
-    int max_tries;            /* 0: MI_PROBE_DEFAULT_TRIES */
-    long total_timeout_ms;    /* 0: MI_PROBE_DEFAULT_TOTAL_MS */
-    long try_timeout_ms;      /* 0: MI_PROBE_DEFAULT_TRY_MS */
-    long base_delay_ms;       /* first wait, doubled after each try; 0: default */
-    long max_delay_ms;        /* cap on one wait; 0: default */
-    long healthy_min;         /* 0: 200 */
-    long healthy_max;         /* 0: 299 */
-    int follow_redirects;     /* follow up to 5 redirects (http.h) */
-    const char *ca_file;      /* NULL: the system's CAs */
+    const char *base;      /* the service's address: URL, host or host:port (required) */
+    const char *path;      /* joined to base with one '/'; NULL: "/" (may carry a query) */
+    int max_tries;         /* 0: MI_PROBE_DEFAULT_TRIES */
+    long total_timeout_ms; /* 0: MI_PROBE_DEFAULT_TOTAL_MS */
+    long try_timeout_ms;   /* 0: MI_PROBE_DEFAULT_TRY_MS */
+    long base_delay_ms;    /* first wait, doubled after each try; 0: default */
+    long max_delay_ms;     /* cap on one wait; 0: default */
+    long healthy_min;      /* 0: 200 */
+    long healthy_max;      /* 0: 299 */
+    int follow_redirects;  /* follow up to 5 redirects (http.h) */
+    const char *ca_file;   /* NULL: the system's CAs */
     /* Called after every try (may be NULL). */
     void (*on_attempt)(void *ctx, const struct mi_probe_attempt *a);
     void *ctx;
 };
 
 struct mi_probe_result {
-    char *url;        /* what was probed (no userinfo: see mi_probe_url) */
-    int reachable;    /* a try got a healthy status */
-    long status;      /* status of the last try; 0 when the last try got no answer */
-    long latency_ms;  /* of the successful try; -1 when none succeeded */
-    int attempts;     /* tries made */
-    long elapsed_ms;  /* from the first try to the end */
-    int timed_out;    /* stopped by total_timeout_ms rather than max_tries */
-    char *error;      /* why the last try failed; NULL when reachable */
+    char *url;       /* what was probed (no userinfo: see mi_probe_url) */
+    int reachable;   /* a try got a healthy status */
+    long status;     /* status of the last try; 0 when the last try got no answer */
+    long latency_ms; /* of the successful try; -1 when none succeeded */
+    int attempts;    /* tries made */
+    long elapsed_ms; /* from the first try to the end */
+    int timed_out;   /* stopped by total_timeout_ms rather than max_tries */
+    char *error;     /* why the last try failed; NULL when reachable */
 };
 
-#define MI_PROBE_RESULT_INIT {NULL, 0, 0, -1, 0, 0, 0, NULL}
+#define MI_PROBE_RESULT_INIT                                                                       \
+    {                                                                                              \
+        NULL, 0, 0, -1, 0, 0, 0, NULL                                                              \
+    }
 
 /* Probes as described above. See the rules for what is an error. */
 int mi_probe_run(struct mi_probe_result *out, const struct mi_probe_options *o);

@@ -147,6 +147,8 @@ void mi_report_applied_section(mi_buf *out, const struct mi_report_applied *in)
             mi_buf_addch(&raw, '`');
         mi_buf_adds(&raw, "\n\n</details>\n\n");
     }
+    if (in->extra)
+        mi_buf_adds(&raw, in->extra);
     mi_buf_adds(out, MI_REPORT_APPLIED_BEGIN);
     mi_report_redact(out, raw.ptr, raw.len, in->secrets, in->secrets_len);
     mi_buf_adds(out, MI_REPORT_APPLIED_END "\n\n");

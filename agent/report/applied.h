@@ -47,6 +47,9 @@ struct mi_report_applied {
     size_t outputs_len;
     const char *error_text; /* terraform's output tail, for a failure; may be NULL */
     size_t error_text_len;
+    /* Markdown added at the end of the section, inside its markers (issue 9: the health
+     * check, report/health.h); redacted like the rest; may be NULL. */
+    const char *extra;
     const char *const *secrets;
     size_t secrets_len;
 };

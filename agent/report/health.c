@@ -90,8 +90,9 @@ void mi_report_health_section(mi_buf *out, const struct mi_report_health *rows, 
         mi_buf_addf(&s, " | %d |\n", r->attempts);
     }
     if (failed_required)
-        mi_buf_addf(&s, "\n**The health check failed the job:** %zu required service%s did not "
-                        "answer (`health_check.fail_on_unreachable`).\n",
+        mi_buf_addf(&s,
+                    "\n**The health check failed the job:** %zu required service%s did not "
+                    "answer (`health_check.fail_on_unreachable`).\n",
                     failed_required, failed_required == 1 ? "" : "s");
     else if (failed)
         mi_buf_adds(&s, "\nAn unreachable service does not fail the job "

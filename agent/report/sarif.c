@@ -255,8 +255,8 @@ static json_t *result(const struct finding *fd, const struct paths *p,
     const struct mi_tfsource_block *decl =
         fd->address ? mi_tfsource_find(o->sources, fd->address) : NULL;
     json_t *locs = json_array();
-    json_t *primary = decl ? physical(p, decl->file, decl->line)
-                           : physical(p, fd->feature->path, line);
+    json_t *primary =
+        decl ? physical(p, decl->file, decl->line) : physical(p, fd->feature->path, line);
     if (fd->address) {
         json_t *logical = json_array();
         json_t *ll = json_object();
@@ -308,9 +308,8 @@ static json_t *result(const struct finding *fd, const struct paths *p,
 }
 
 static void scenario_results(json_t *results, struct rules *rs, const struct paths *p,
-                             const struct mi_policy_feature *f,
-                             const struct mi_policy_scenario *sc, const char *rule_name,
-                             int rule_line, char **tags, size_t ntags,
+                             const struct mi_policy_feature *f, const struct mi_policy_scenario *sc,
+                             const char *rule_name, int rule_line, char **tags, size_t ntags,
                              const struct mi_sarif_options *o)
 {
     size_t ri = rule_index(rs, f, rule_name, rule_line, tags, ntags);
@@ -352,8 +351,7 @@ static void scenario_results(json_t *results, struct rules *rs, const struct pat
     mi_buf_release(&text);
 }
 
-int mi_sarif_render(mi_buf *out, const struct mi_policy_result *r,
-                    const struct mi_sarif_options *o)
+int mi_sarif_render(mi_buf *out, const struct mi_policy_result *r, const struct mi_sarif_options *o)
 {
     static const struct mi_sarif_options none = {0};
     if (!o)
@@ -409,8 +407,8 @@ int mi_sarif_render(mi_buf *out, const struct mi_policy_result *r,
                 continue;
             }
             for (size_t k = 0; k < it->nrows; k++)
-                scenario_results(results, &rs, &p, f, &it->rows[k], it->name, it->line,
-                                 it->tags, it->ntags, o);
+                scenario_results(results, &rs, &p, f, &it->rows[k], it->name, it->line, it->tags,
+                                 it->ntags, o);
             if (it->nrows == 0)
                 rule_index(&rs, f, it->name, it->line, it->tags, it->ntags);
         }

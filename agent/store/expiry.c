@@ -28,13 +28,15 @@ int mi_expiry_check(struct mi_expiry *out, const char *created_at, long long max
     memset(out, 0, sizeof(*out));
     out->max_age_s = max_age_s == 0 ? MI_EXPIRY_DEFAULT_MAX_AGE_S : max_age_s;
     if (parse_time(created_at, &out->created_s) < 0)
-        return mi_error_set(MI_EREFUSED, "the plan's creation time '%.64s' is not of the form "
-                                         "YYYY-MM-DDTHH:MM:SSZ, so its age cannot be told",
+        return mi_error_set(MI_EREFUSED,
+                            "the plan's creation time '%.64s' is not of the form "
+                            "YYYY-MM-DDTHH:MM:SSZ, so its age cannot be told",
                             created_at ? created_at : "(none)");
     out->age_s = now_s - out->created_s;
     if (out->age_s < -MI_EXPIRY_MAX_SKEW_S)
-        return mi_error_set(MI_EREFUSED, "the plan's creation time %s is %lld seconds ahead of "
-                                         "this runner's clock",
+        return mi_error_set(MI_EREFUSED,
+                            "the plan's creation time %s is %lld seconds ahead of "
+                            "this runner's clock",
                             created_at, -out->age_s);
     out->expired = out->max_age_s >= 0 && out->age_s > out->max_age_s;
     return 0;
@@ -77,9 +79,10 @@ int mi_expiry_enforce(const char *created_at, long long max_age_s, long long now
         mi_buf_addf(&what, " of pull request #%lld", pr);
     if (head_sha)
         mi_buf_addf(&what, " (commit %.7s)", head_sha);
-    rc = mi_error_set(MI_EREFUSED, "%s was made %s ago (%s); plans older than %s are not "
-                                   "applied: re-plan by pushing a commit to the pull request or "
-                                   "re-running its plan job, then merge again",
+    rc = mi_error_set(MI_EREFUSED,
+                      "%s was made %s ago (%s); plans older than %s are not "
+                      "applied: re-plan by pushing a commit to the pull request or "
+                      "re-running its plan job, then merge again",
                       what.ptr, age.ptr, created_at, limit.ptr);
     mi_buf_release(&age);
     mi_buf_release(&limit);

@@ -176,10 +176,9 @@ static void derive_key_id(unsigned char out[MI_SEAL_KEY_ID_LEN], const unsigned 
 
 static int decode_key(unsigned char out[32], const char *b64, const char *name)
 {
-    static const int variants[] = {sodium_base64_VARIANT_ORIGINAL,
-                                   sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
-                                   sodium_base64_VARIANT_URLSAFE,
-                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING};
+    static const int variants[] = {
+        sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+        sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING};
     unsigned char tmp[64];
     size_t n = 0;
     const char *end = NULL;
@@ -193,8 +192,10 @@ static int decode_key(unsigned char out[32], const char *b64, const char *name)
         len--;
     }
     if (len == 0)
-        return mi_error_set(MI_EUSAGE, "%s is empty; generate a key with "
-                                       "`openssl rand -base64 32`", name);
+        return mi_error_set(MI_EUSAGE,
+                            "%s is empty; generate a key with "
+                            "`openssl rand -base64 32`",
+                            name);
     for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
         if (sodium_base642bin(tmp, sizeof(tmp), b64, len, NULL, &n, &end, variants[i]) == 0 &&
             end == b64 + len) {
@@ -211,9 +212,8 @@ static int decode_key(unsigned char out[32], const char *b64, const char *name)
         }
     }
     sodium_memzero(tmp, sizeof(tmp));
-    return mi_error_set(MI_EUSAGE,
-                        "%s is not valid base64; generate a key with `openssl rand -base64 32`",
-                        name);
+    return mi_error_set(
+        MI_EUSAGE, "%s is not valid base64; generate a key with `openssl rand -base64 32`", name);
 }
 
 int mi_seal_keyring_from_base64(struct mi_seal_keyring *out, const char *current_b64,
@@ -353,10 +353,10 @@ static int valid_created_at(const char *s)
 /* One field check, shared by sealing (code MI_EUSAGE) and parsing (MI_EREFUSED). */
 static int check_binding(const struct mi_seal_binding *b, int code, const char *prefix)
 {
-#define REQUIRE(field)                                                                         \
-    do {                                                                                       \
-        if (!b->field || !*b->field)                                                           \
-            return mi_error_set(code, "%sfield '" #field "' is missing", prefix);              \
+#define REQUIRE(field)                                                                             \
+    do {                                                                                           \
+        if (!b->field || !*b->field)                                                               \
+            return mi_error_set(code, "%sfield '" #field "' is missing", prefix);                  \
     } while (0)
     REQUIRE(repository);
     REQUIRE(environment);
@@ -379,22 +379,24 @@ static int check_binding(const struct mi_seal_binding *b, int code, const char *
         return mi_error_set(code, "%spr %lld is not a pull request number", prefix, b->pr);
     size_t hl = strlen(b->head_sha);
     if ((hl != 40 && hl != 64) || !is_lower_hex(b->head_sha, hl))
-        return mi_error_set(code, "%shead_sha '%.80s' is not a full lower-case commit id",
-                            prefix, b->head_sha);
+        return mi_error_set(code, "%shead_sha '%.80s' is not a full lower-case commit id", prefix,
+                            b->head_sha);
     size_t fl = strlen(b->config_fingerprint);
     if (fl > 128 || !only_chars(b->config_fingerprint, fl, ":._+/=-"))
         return mi_error_set(code, "%sconfig_fingerprint '%.200s' is not valid", prefix,
                             b->config_fingerprint);
     if (strlen(b->plan_sha256) != 64 || !is_lower_hex(b->plan_sha256, 64))
-        return mi_error_set(code, "%splan_sha256 '%.80s' is not 64 lower-case hex digits",
-                            prefix, b->plan_sha256);
+        return mi_error_set(code, "%splan_sha256 '%.80s' is not 64 lower-case hex digits", prefix,
+                            b->plan_sha256);
     size_t tl = strlen(b->terraform_version);
     if (tl > 64 || !only_chars(b->terraform_version, tl, ".+_-"))
         return mi_error_set(code, "%sterraform_version '%.80s' is not valid", prefix,
                             b->terraform_version);
     if (!valid_created_at(b->created_at))
-        return mi_error_set(code, "%screated_at '%.80s' is not of the form "
-                                  "YYYY-MM-DDTHH:MM:SSZ", prefix, b->created_at);
+        return mi_error_set(code,
+                            "%screated_at '%.80s' is not of the form "
+                            "YYYY-MM-DDTHH:MM:SSZ",
+                            prefix, b->created_at);
     return 0;
 }
 
@@ -411,8 +413,8 @@ static void binding_json(mi_buf *out, const struct mi_seal_binding *b)
                 "{\"config_fingerprint\":\"%s\",\"created_at\":\"%s\",\"environment\":\"%s\","
                 "\"head_sha\":\"%s\",\"plan_sha256\":\"%s\",\"pr\":%lld,\"repository\":\"%s\","
                 "\"terraform_version\":\"%s\"}",
-                b->config_fingerprint, b->created_at, b->environment, b->head_sha,
-                b->plan_sha256, b->pr, b->repository, b->terraform_version);
+                b->config_fingerprint, b->created_at, b->environment, b->head_sha, b->plan_sha256,
+                b->pr, b->repository, b->terraform_version);
 }
 
 int mi_seal_binding_to_json(mi_buf *out, const struct mi_seal_binding *b)
@@ -430,8 +432,7 @@ static int take_string(char **dst, json_t *root, const char *key)
     if (!v)
         return mi_error_set(MI_EREFUSED, "sealed plan: binding: field '%s' is missing", key);
     if (!json_is_string(v))
-        return mi_error_set(MI_EREFUSED, "sealed plan: binding: field '%s' is not a string",
-                            key);
+        return mi_error_set(MI_EREFUSED, "sealed plan: binding: field '%s' is not a string", key);
     /* Fields never contain NUL; json_string_length catches an escaped one. */
     if (strlen(json_string_value(v)) != json_string_length(v))
         return mi_error_set(MI_EREFUSED, "sealed plan: binding: field '%s' contains NUL", key);
@@ -441,8 +442,8 @@ static int take_string(char **dst, json_t *root, const char *key)
 
 int mi_seal_binding_parse(struct mi_seal_binding *out, const char *json, size_t len)
 {
-    static const char *const keys[] = {"config_fingerprint", "created_at",  "environment",
-                                       "head_sha",           "plan_sha256", "pr",
+    static const char *const keys[] = {"config_fingerprint", "created_at",       "environment",
+                                       "head_sha",           "plan_sha256",      "pr",
                                        "repository",         "terraform_version"};
     memset(out, 0, sizeof(*out));
     json_error_t jerr;
@@ -516,8 +517,8 @@ uint64_t mi_seal_sealed_size(uint64_t plain_len, size_t binding_len, uint32_t ch
 int mi_seal_header_length(size_t *out, const unsigned char *p, size_t len)
 {
     if (len < MI_SEAL_PREFIX_LEN)
-        return mi_error_set(MI_EREFUSED, "sealed plan: header: truncated (%zu of %u bytes)",
-                            len, MI_SEAL_PREFIX_LEN);
+        return mi_error_set(MI_EREFUSED, "sealed plan: header: truncated (%zu of %u bytes)", len,
+                            MI_SEAL_PREFIX_LEN);
     if (memcmp(p, seal_magic, sizeof(seal_magic)) != 0)
         return mi_error_set(MI_EREFUSED, "sealed plan: header: bad magic, this is not a sealed "
                                          "plan (or its first bytes were altered)");
@@ -551,8 +552,8 @@ int mi_seal_header_parse(struct mi_seal_header *out, const unsigned char *data, 
     if (rc < 0)
         return rc;
     if (len < total)
-        return mi_error_set(MI_EREFUSED, "sealed plan: header: truncated (%zu of %zu bytes)",
-                            len, total);
+        return mi_error_set(MI_EREFUSED, "sealed plan: header: truncated (%zu of %zu bytes)", len,
+                            total);
     out->version = get_be32(data + 8);
     out->chunk_size = get_be32(data + 12);
     out->plain_len = get_be64(data + 16);
@@ -570,8 +571,8 @@ int mi_seal_header_read_file(struct mi_seal_header *out, const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return mi_error_errno(errno == ENOENT ? MI_ENOTFOUND : MI_ERR, "cannot open '%s'", path);
-    unsigned char *buf = mi_xmalloc(MI_SEAL_PREFIX_LEN + MI_SEAL_MAX_BINDING +
-                                    MI_SEAL_STREAM_HEADER_LEN);
+    unsigned char *buf =
+        mi_xmalloc(MI_SEAL_PREFIX_LEN + MI_SEAL_MAX_BINDING + MI_SEAL_STREAM_HEADER_LEN);
     size_t got = 0, total = 0;
     int rc = 0;
     if (pread_full(fd, buf, MI_SEAL_PREFIX_LEN, 0, &got) < 0) {
@@ -919,8 +920,8 @@ void mi_unsealer_reset(struct mi_unsealer *u)
 static int mismatch(struct mi_unsealer *u, const char *field, const char *got, const char *want)
 {
     return fail(u, mi_error_set(MI_EREFUSED,
-                                "sealed plan: binding mismatch: %s is '%s', expected '%s'",
-                                field, got, want));
+                                "sealed plan: binding mismatch: %s is '%s', expected '%s'", field,
+                                got, want));
 }
 
 static int check_expectations(struct mi_unsealer *u)
@@ -986,8 +987,8 @@ static int header_done(struct mi_unsealer *u)
             u->repo_key[which]) != 0)
         return fail(u, mi_error_set(MI_EREFUSED, "sealed plan: header: invalid stream header"));
     u->final_index = u->header.plain_len / u->header.chunk_size;
-    u->total = mi_seal_sealed_size(u->header.plain_len, u->header.binding_len,
-                                   u->header.chunk_size);
+    u->total =
+        mi_seal_sealed_size(u->header.plain_len, u->header.binding_len, u->header.chunk_size);
     u->ct_len = chunk_ct_len(u);
     free(u->cbuf);
     if (u->plain)
@@ -1011,19 +1012,19 @@ static int open_chunk(struct mi_unsealer *u)
     if (crypto_secretstream_xchacha20poly1305_pull(&u->ss, u->plain, &plen, &tag, u->cbuf,
                                                    u->cbuf_len, ad, adlen) != 0) {
         if (u->chunk_index == 0)
-            return fail(u, mi_error_set(
-                               MI_EREFUSED,
-                               "sealed plan: chunk 0%s (sealed bytes %llu..%llu), which also "
-                               "authenticates the header and the binding, does not verify: "
-                               "the header, the binding or the chunk was altered",
-                               is_final ? ", the final chunk" : "", (unsigned long long)start,
-                               (unsigned long long)u->offset));
-        return fail(u, mi_error_set(MI_EREFUSED,
-                                    "sealed plan: %schunk %llu (sealed bytes %llu..%llu) does "
-                                    "not verify: it was altered",
-                                    is_final ? "the final " : "",
-                                    (unsigned long long)u->chunk_index,
-                                    (unsigned long long)start, (unsigned long long)u->offset));
+            return fail(u,
+                        mi_error_set(MI_EREFUSED,
+                                     "sealed plan: chunk 0%s (sealed bytes %llu..%llu), which also "
+                                     "authenticates the header and the binding, does not verify: "
+                                     "the header, the binding or the chunk was altered",
+                                     is_final ? ", the final chunk" : "", (unsigned long long)start,
+                                     (unsigned long long)u->offset));
+        return fail(u,
+                    mi_error_set(MI_EREFUSED,
+                                 "sealed plan: %schunk %llu (sealed bytes %llu..%llu) does "
+                                 "not verify: it was altered",
+                                 is_final ? "the final " : "", (unsigned long long)u->chunk_index,
+                                 (unsigned long long)start, (unsigned long long)u->offset));
     }
     int got_final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
     if (got_final != is_final ||
@@ -1115,9 +1116,9 @@ int mi_unsealer_finish(struct mi_unsealer *u)
     if (u->phase == U_HEADER) {
         if (u->hdr_have == 0)
             return fail(u, mi_error_set(MI_EREFUSED, "sealed plan: empty (no header)"));
-        return fail(u, mi_error_set(MI_EREFUSED,
-                                    "sealed plan: header: truncated (%zu of %zu bytes)",
-                                    u->hdr_have, u->hdr_need));
+        return fail(u,
+                    mi_error_set(MI_EREFUSED, "sealed plan: header: truncated (%zu of %zu bytes)",
+                                 u->hdr_have, u->hdr_need));
     }
     if (u->phase == U_CHUNKS)
         return fail(u, mi_error_set(MI_EREFUSED,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +69,7 @@ static int valid_repository_name(const char *repo)
     return mi_seal_binding_validate(&b) == 0;
 }
 
-int mi_store_open(struct mi_store **out, const struct mi_store_config *cfg,
-                  const char *repository)
+int mi_store_open(struct mi_store **out, const struct mi_store_config *cfg, const char *repository)
 {
     *out = NULL;
     if (!repository || !valid_repository_name(repository))
@@ -81,8 +81,10 @@ int mi_store_open(struct mi_store **out, const struct mi_store_config *cfg,
     int rc;
     if (cfg->url) {
         if (strncmp(cfg->url, "file://", 7) != 0 || !cfg->url[7]) {
-            rc = mi_error_set(MI_EUSAGE, "store: '%s' is not a store URL (use file://PATH, or "
-                                         "AZURE_STORAGE_ACCOUNT for Azure)", cfg->url);
+            rc = mi_error_set(MI_EUSAGE,
+                              "store: '%s' is not a store URL (use file://PATH, or "
+                              "AZURE_STORAGE_ACCOUNT for Azure)",
+                              cfg->url);
         } else {
             rc = mi_store_backend_local(&s->backend, cfg->url + 7);
         }
@@ -151,8 +153,8 @@ static int valid_sha(const char *sha)
 char *mi_store_plan_name(const char *repository, const char *environment, long long pr,
                          const char *head_sha)
 {
-    if (!repository || !valid_repository_name(repository) || !valid_env(environment) ||
-        pr < 1 || !valid_sha(head_sha))
+    if (!repository || !valid_repository_name(repository) || !valid_env(environment) || pr < 1 ||
+        !valid_sha(head_sha))
         return NULL;
     return mi_xasprintf("%s/%s/pr-%lld/%s" PLAN_SUFFIX, repository, environment, pr, head_sha);
 }
@@ -336,8 +338,8 @@ static int refuse_applied(void *ctx, const struct mi_azblob_meta *existing)
     if (existing && status_from_meta(existing) == MI_STORE_APPLIED) {
         const char *at = mi_azblob_meta_get(existing, "status_at");
         return mi_error_set(MI_EREFUSED,
-                            "store: the %s was already applied%s%s; it is never replaced",
-                            r->label, at ? " at " : "", at ? at : "");
+                            "store: the %s was already applied%s%s; it is never replaced", r->label,
+                            at ? " at " : "", at ? at : "");
     }
     return 0;
 }
@@ -352,16 +354,20 @@ int mi_store_put(struct mi_store *s, const struct mi_seal_keyring *keys,
     if (!binding->repository)
         binding->repository = mi_xstrdup(s->repository);
     if (strcmp(binding->repository, s->repository) != 0)
-        return mi_error_set(MI_EUSAGE, "store: the binding is for repository '%s', the store "
-                                       "for '%s'", binding->repository, s->repository);
-    if ((rc = plan_name_or_fail(&name, s, binding->environment, binding->pr,
-                                binding->head_sha)) < 0)
+        return mi_error_set(MI_EUSAGE,
+                            "store: the binding is for repository '%s', the store "
+                            "for '%s'",
+                            binding->repository, s->repository);
+    if ((rc = plan_name_or_fail(&name, s, binding->environment, binding->pr, binding->head_sha)) <
+        0)
         return rc;
     label = plan_label(binding->environment, binding->pr, binding->head_sha);
     fd = open(plan_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        rc = mi_error_errno(errno == ENOENT ? MI_ENOTFOUND : MI_ERR, "store: cannot open the "
-                                                                     "plan '%s'", plan_path);
+        rc = mi_error_errno(errno == ENOENT ? MI_ENOTFOUND : MI_ERR,
+                            "store: cannot open the "
+                            "plan '%s'",
+                            plan_path);
         goto done;
     }
     if (!binding->plan_sha256) {
@@ -436,15 +442,19 @@ int mi_store_get(struct mi_store *s, const struct mi_seal_keyring *keys,
     if (!expect->environment || !expect->head_sha || expect->pr < 1)
         return mi_error_set(MI_EUSAGE, "store: get needs the environment, PR and head commit");
     if (expect->repository && strcmp(expect->repository, s->repository) != 0)
-        return mi_error_set(MI_EUSAGE, "store: expected repository '%s' but the store is for "
-                                       "'%s'", expect->repository, s->repository);
+        return mi_error_set(MI_EUSAGE,
+                            "store: expected repository '%s' but the store is for "
+                            "'%s'",
+                            expect->repository, s->repository);
     if ((rc = plan_name_or_fail(&name, s, expect->environment, expect->pr, expect->head_sha)) < 0)
         return rc;
     label = plan_label(expect->environment, expect->pr, expect->head_sha);
     rc = s->backend.ops->head(s->backend.be, name, &meta, &size);
     if (rc == MI_ENOTFOUND) {
-        rc = mi_error_set(MI_ENOTFOUND, "store: no sealed %s in %s (was it planned and "
-                                        "uploaded?)", label, s->backend.description);
+        rc = mi_error_set(MI_ENOTFOUND,
+                          "store: no sealed %s in %s (was it planned and "
+                          "uploaded?)",
+                          label, s->backend.description);
         goto done;
     }
     if (rc < 0)
@@ -452,8 +462,9 @@ int mi_store_get(struct mi_store *s, const struct mi_seal_keyring *keys,
     if (!allow_applied && status_from_meta(&meta) == MI_STORE_APPLIED) {
         const char *at = mi_azblob_meta_get(&meta, "status_at");
         const char *by = mi_azblob_meta_get(&meta, "status_by");
-        rc = mi_error_set(MI_EREFUSED, "store: the %s was already applied%s%s%s%s; a plan is "
-                                       "applied only once",
+        rc = mi_error_set(MI_EREFUSED,
+                          "store: the %s was already applied%s%s%s%s; a plan is "
+                          "applied only once",
                           label, at ? " at " : "", at ? at : "", by ? " by " : "", by ? by : "");
         goto done;
     }
@@ -495,8 +506,8 @@ done:
     return rc;
 }
 
-int mi_store_stat(struct mi_store *s, const char *environment, long long pr,
-                  const char *head_sha, struct mi_store_entry *out)
+int mi_store_stat(struct mi_store *s, const char *environment, long long pr, const char *head_sha,
+                  struct mi_store_entry *out)
 {
     memset(out, 0, sizeof(*out));
     char *name = NULL;
@@ -508,8 +519,7 @@ int mi_store_stat(struct mi_store *s, const char *environment, long long pr,
     rc = s->backend.ops->head(s->backend.be, name, &meta, &size);
     if (rc == MI_ENOTFOUND) {
         char *label = plan_label(environment, pr, head_sha);
-        rc = mi_error_set(MI_ENOTFOUND, "store: no sealed %s in %s", label,
-                          s->backend.description);
+        rc = mi_error_set(MI_ENOTFOUND, "store: no sealed %s in %s", label, s->backend.description);
         free(label);
     }
     if (rc == 0)
@@ -552,8 +562,7 @@ int mi_store_list(struct mi_store *s, const char *environment, struct mi_store_l
 {
     memset(out, 0, sizeof(*out));
     if (environment && !valid_env(environment))
-        return mi_error_set(MI_EUSAGE, "store: environment '%s' is not a valid name",
-                            environment);
+        return mi_error_set(MI_EUSAGE, "store: environment '%s' is not a valid name", environment);
     char *prefix = environment ? mi_xasprintf("%s/%s/", s->repository, environment)
                                : mi_xasprintf("%s/", s->repository);
     int rc = s->backend.ops->list(s->backend.be, prefix, collect, out);
@@ -584,8 +593,9 @@ static int edit_status(void *ctx, struct mi_azblob_meta *m)
     if (status_from_meta(m) == MI_STORE_APPLIED) {
         const char *at = mi_azblob_meta_get(m, "status_at");
         const char *by = mi_azblob_meta_get(m, "status_by");
-        return mi_error_set(MI_EREFUSED, "store: the %s was already applied%s%s%s%s; a plan is "
-                                         "applied only once",
+        return mi_error_set(MI_EREFUSED,
+                            "store: the %s was already applied%s%s%s%s; a plan is "
+                            "applied only once",
                             mc->label, at ? " at " : "", at ? at : "", by ? " by " : "",
                             by ? by : "");
     }
@@ -632,8 +642,7 @@ int mi_store_mark_failed(struct mi_store *s, const char *environment, long long 
     return mark(s, environment, pr, head_sha, MI_STORE_FAILED, by, reason);
 }
 
-int mi_store_remove(struct mi_store *s, const char *environment, long long pr,
-                    const char *head_sha)
+int mi_store_remove(struct mi_store *s, const char *environment, long long pr, const char *head_sha)
 {
     char *name = NULL;
     int rc = plan_name_or_fail(&name, s, environment, pr, head_sha);
@@ -689,8 +698,8 @@ int mi_store_prune(struct mi_store *s, const struct mi_store_prune_options *o,
             break;
         rc = 0;
         if (removed) {
-            removed->items = mi_xrealloc(removed->items,
-                                         (removed->len + 1) * sizeof(*removed->items));
+            removed->items =
+                mi_xrealloc(removed->items, (removed->len + 1) * sizeof(*removed->items));
             removed->items[removed->len++] = *e;
             memset(e, 0, sizeof(*e));
         }
@@ -848,7 +857,14 @@ int mi_store_lock(struct mi_store *s, const char *environment,
     pthread_cond_init(&l->cv, &ca);
     pthread_condattr_destroy(&ca);
     if (s->backend.ops->lock_renew) {
-        if (pthread_create(&l->thread, NULL, renew_main, l) != 0) {
+        /* The renewal thread takes no signals: SIGTERM and SIGINT must reach the main thread,
+         * whose waits they interrupt so the cancellation path (and unlock) runs promptly. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int started = pthread_create(&l->thread, NULL, renew_main, l);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (started != 0) {
             s->backend.ops->lock_release(s->backend.be, handle);
             l->handle = NULL;
             mi_store_unlock(l);
@@ -869,8 +885,10 @@ int mi_store_lock_check(struct mi_store_lock *l)
     pthread_mutex_unlock(&l->mu);
     if (!lost)
         return 0;
-    return mi_error_set(MI_ECONFLICT, "store: the lock on environment '%s' was lost (renewing "
-                                      "it failed: %s)", l->environment, msg);
+    return mi_error_set(MI_ECONFLICT,
+                        "store: the lock on environment '%s' was lost (renewing "
+                        "it failed: %s)",
+                        l->environment, msg);
 }
 
 int mi_store_unlock(struct mi_store_lock *l)
@@ -893,8 +911,9 @@ int mi_store_unlock(struct mi_store_lock *l)
     /* A lock lost while held is worth an error even when the release went through: what ran
      * under it may have overlapped with another holder. */
     if (l->lost)
-        rc = mi_error_set(MI_ECONFLICT, "store: the lock on environment '%s' was lost while "
-                                        "held (renewing it failed: %s)",
+        rc = mi_error_set(MI_ECONFLICT,
+                          "store: the lock on environment '%s' was lost while "
+                          "held (renewing it failed: %s)",
                           l->environment, l->lost_msg);
     pthread_cond_destroy(&l->cv);
     pthread_mutex_destroy(&l->mu);
@@ -913,8 +932,7 @@ void mi_store_lock_info_release(struct mi_store_lock_info *i)
     memset(i, 0, sizeof(*i));
 }
 
-int mi_store_lock_info(struct mi_store *s, const char *environment,
-                       struct mi_store_lock_info *out)
+int mi_store_lock_info(struct mi_store *s, const char *environment, struct mi_store_lock_info *out)
 {
     memset(out, 0, sizeof(*out));
     if (!valid_env(environment))

@@ -41,14 +41,14 @@ struct mi_store_config {
     const char *url;
     const char *local_default; /* NULL: MI_STORE_DEFAULT_DIR (relative to the cwd) */
 
-    const char *account;    /* AZURE_STORAGE_ACCOUNT */
-    const char *endpoint;   /* AZURE_STORAGE_BLOB_ENDPOINT (overrides the account's) */
-    const char *container;  /* AZURE_STORAGE_CONTAINER; NULL: MI_STORE_DEFAULT_CONTAINER */
-    const char *shared_key; /* AZURE_STORAGE_KEY */
-    const char *sas_token;  /* AZURE_STORAGE_SAS_TOKEN */
-    const char *client_id;  /* AZURE_CLIENT_ID, with tenant_id: OIDC federation */
-    const char *tenant_id;  /* AZURE_TENANT_ID */
-    const char *authority_host;         /* AZURE_AUTHORITY_HOST */
+    const char *account;        /* AZURE_STORAGE_ACCOUNT */
+    const char *endpoint;       /* AZURE_STORAGE_BLOB_ENDPOINT (overrides the account's) */
+    const char *container;      /* AZURE_STORAGE_CONTAINER; NULL: MI_STORE_DEFAULT_CONTAINER */
+    const char *shared_key;     /* AZURE_STORAGE_KEY */
+    const char *sas_token;      /* AZURE_STORAGE_SAS_TOKEN */
+    const char *client_id;      /* AZURE_CLIENT_ID, with tenant_id: OIDC federation */
+    const char *tenant_id;      /* AZURE_TENANT_ID */
+    const char *authority_host; /* AZURE_AUTHORITY_HOST */
     const char *id_token_request_url;   /* ACTIONS_ID_TOKEN_REQUEST_URL */
     const char *id_token_request_token; /* ACTIONS_ID_TOKEN_REQUEST_TOKEN */
     const char *ca_file;                /* NULL: the system's CAs */
@@ -71,8 +71,7 @@ void mi_store_config_from_env(struct mi_store_config *cfg);
 
 struct mi_store;
 
-int mi_store_open(struct mi_store **out, const struct mi_store_config *cfg,
-                  const char *repository);
+int mi_store_open(struct mi_store **out, const struct mi_store_config *cfg, const char *repository);
 /* "azure blob container 'c' at https://..." or "local directory '/path'" (borrowed). */
 const char *mi_store_describe(const struct mi_store *s);
 /* 1 for the Azure backend, 0 for the local one. */
@@ -121,8 +120,8 @@ int mi_store_get(struct mi_store *s, const struct mi_seal_keyring *keys,
                  struct mi_store_entry *out);
 
 /* The entry of one plan, from its metadata (no key needed). */
-int mi_store_stat(struct mi_store *s, const char *environment, long long pr,
-                  const char *head_sha, struct mi_store_entry *out);
+int mi_store_stat(struct mi_store *s, const char *environment, long long pr, const char *head_sha,
+                  struct mi_store_entry *out);
 
 /* Every plan of the repository (environment NULL) or of one environment, newest first. */
 int mi_store_list(struct mi_store *s, const char *environment, struct mi_store_list *out);
@@ -154,9 +153,9 @@ int mi_store_prune(struct mi_store *s, const struct mi_store_prune_options *o,
 /* --- the environment lock --------------------------------------------------------------- */
 
 struct mi_store_lock_options {
-    long wait_ms;     /* how long to wait for a lock held by someone else; 0: do not wait */
-    int lease_s;      /* Azure lease duration, 15..60; 0: 30 */
-    long poll_ms;     /* how often to try again while waiting; 0: 1000 */
+    long wait_ms;       /* how long to wait for a lock held by someone else; 0: do not wait */
+    int lease_s;        /* Azure lease duration, 15..60; 0: 30 */
+    long poll_ms;       /* how often to try again while waiting; 0: 1000 */
     const char *holder; /* who is taking it (shown to others): a run URL or id; NULL: pid */
 };
 
@@ -180,8 +179,7 @@ struct mi_store_lock_info {
 };
 
 void mi_store_lock_info_release(struct mi_store_lock_info *i);
-int mi_store_lock_info(struct mi_store *s, const char *environment,
-                       struct mi_store_lock_info *out);
+int mi_store_lock_info(struct mi_store *s, const char *environment, struct mi_store_lock_info *out);
 /* Breaks the environment's lock at once (an operator's decision: the holder is gone). */
 int mi_store_break_lock(struct mi_store *s, const char *environment);
 

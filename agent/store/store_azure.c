@@ -207,8 +207,7 @@ static int az_remove(void *be, const char *name)
 
 /* --- locks ------------------------------------------------------------------------------ */
 
-static int az_lock_try(void *be, const char *name, int lease_s, const char *holder,
-                       void **handle)
+static int az_lock_try(void *be, const char *name, int lease_s, const char *holder, void **handle)
 {
     struct azure_be *a = be;
     char *lease = NULL;
@@ -313,7 +312,7 @@ static void az_free(void *be)
 }
 
 static const struct mi_store_backend_ops azure_ops = {
-    az_put,      az_head,       az_get,          az_update_meta, az_list,      az_remove,
+    az_put,      az_head,       az_get,          az_update_meta, az_list,       az_remove,
     az_lock_try, az_lock_renew, az_lock_release, az_lock_info,   az_lock_break, az_free,
 };
 
@@ -323,12 +322,12 @@ int mi_store_backend_azure(struct mi_store_backend *out, const struct mi_store_c
     struct azure_be *a = mi_xcalloc(1, sizeof(*a));
     a->block_size = cfg->block_size ? cfg->block_size : 8u * 1024u * 1024u;
     a->page_size = cfg->list_page_size;
-    char *endpoint = cfg->endpoint ? mi_xstrdup(cfg->endpoint)
-                                   : mi_azblob_endpoint_for_account(cfg->account);
+    char *endpoint =
+        cfg->endpoint ? mi_xstrdup(cfg->endpoint) : mi_azblob_endpoint_for_account(cfg->account);
     struct mi_azblob_config bc = {.endpoint = endpoint,
                                   .account = cfg->account,
-                                  .container = cfg->container ? cfg->container
-                                                              : MI_STORE_DEFAULT_CONTAINER,
+                                  .container =
+                                      cfg->container ? cfg->container : MI_STORE_DEFAULT_CONTAINER,
                                   .shared_key = cfg->shared_key,
                                   .sas_token = cfg->sas_token,
                                   .ca_file = cfg->ca_file,

@@ -38,8 +38,7 @@ struct mi_store_backend_ops {
     int (*remove)(void *be, const char *name);
 
     /* Tries once; MI_ECONFLICT when held. *handle is the backend's (freed by lock_release). */
-    int (*lock_try)(void *be, const char *name, int lease_s, const char *holder,
-                    void **handle);
+    int (*lock_try)(void *be, const char *name, int lease_s, const char *holder, void **handle);
     int (*lock_renew)(void *be, void *handle);
     int (*lock_release)(void *be, void *handle);
     int (*lock_info)(void *be, const char *name, struct mi_store_lock_info *out);

@@ -374,8 +374,7 @@ static void read_holder(int fd, struct mi_store_lock_info *out)
     json_decref(root);
 }
 
-static int lo_lock_try(void *be, const char *name, int lease_s, const char *holder,
-                       void **handle)
+static int lo_lock_try(void *be, const char *name, int lease_s, const char *holder, void **handle)
 {
     (void)lease_s;
     struct local_be *l = be;
@@ -404,8 +403,8 @@ static int lo_lock_try(void *be, const char *name, int lease_s, const char *hold
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *info = json_pack("{s:s, s:s, s:I}", "holder", holder, "since", when, "pid",
-                             (json_int_t)getpid());
+    json_t *info =
+        json_pack("{s:s, s:s, s:I}", "holder", holder, "since", when, "pid", (json_int_t)getpid());
     char *text = json_dumps(info, JSON_COMPACT);
     json_decref(info);
     /* Holder information is a courtesy; the flock is the lock, so a failed write is fine. */

@@ -144,9 +144,10 @@ static int parse_items(struct mi_plandiff_item **items, size_t *len, json_t *obj
     json_object_foreach(obj, k, v)
     {
         if (!json_is_string(v) || !action_known(json_string_value(v)))
-            return mi_error_set(MI_ERR, "plan summary %s: %s '%.200s': the action is not one of "
-                                        "create, update, replace, delete, read, forget, move, "
-                                        "import",
+            return mi_error_set(MI_ERR,
+                                "plan summary %s: %s '%.200s': the action is not one of "
+                                "create, update, replace, delete, read, forget, move, "
+                                "import",
                                 source, key, k);
         (*items)[*len].address = mi_xstrdup(k);
         (*items)[*len].action = mi_xstrdup(json_string_value(v));

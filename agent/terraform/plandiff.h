@@ -52,7 +52,7 @@ struct mi_plandiff_summary {
 
 /* The summary of a parsed plan; head_sha may be NULL. Cannot fail. */
 void mi_plandiff_summarize(struct mi_plandiff_summary **out, const struct mi_tfplan *plan,
-                          const char *head_sha);
+                           const char *head_sha);
 /* Appends the canonical JSON. */
 void mi_plandiff_summary_to_json(mi_buf *out, const struct mi_plandiff_summary *s);
 /* Parses JSON written by mi_plandiff_summary_to_json; source names the text in messages. */

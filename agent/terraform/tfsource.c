@@ -257,8 +257,7 @@ static void on_block(struct file_scan *fs, struct header *h)
         collect_add(fs->out, mi_xasprintf("%s%s.%s", fs->prefix, h->tok[1].ptr, h->tok[2].ptr),
                     fs->file, h->line);
     } else if (strcmp(kind, "data") == 0 && h->n == 3) {
-        collect_add(fs->out,
-                    mi_xasprintf("%sdata.%s.%s", fs->prefix, h->tok[1].ptr, h->tok[2].ptr),
+        collect_add(fs->out, mi_xasprintf("%sdata.%s.%s", fs->prefix, h->tok[1].ptr, h->tok[2].ptr),
                     fs->file, h->line);
     } else if (strcmp(kind, "module") == 0 && h->n == 2 && fs->follow_modules) {
         fs->modules = mi_xrealloc(fs->modules, (fs->nmodules + 1) * sizeof(*fs->modules));
@@ -276,8 +275,8 @@ static void scan_text(struct file_scan *fs, const char *text, size_t len)
         mi_buf_init(&h.tok[i]);
     header_reset(&h);
     int depth = 0;
-    int in_module = 0;     /* the current depth-1 block is a module call */
-    int want_source = 0;   /* 1: saw `source` at depth 1; 2: and '=' */
+    int in_module = 0;   /* the current depth-1 block is a module call */
+    int want_source = 0; /* 1: saw `source` at depth 1; 2: and '=' */
     mi_buf lit = MI_BUF_INIT;
 
     while (l.i < l.len) {
@@ -515,8 +514,7 @@ int mi_tfsource_scan(struct mi_tfsource **out, const char *dir)
     return 0;
 }
 
-void mi_tfsource_scan_text(struct mi_tfsource **out, const char *text, size_t len,
-                           const char *file)
+void mi_tfsource_scan_text(struct mi_tfsource **out, const char *text, size_t len, const char *file)
 {
     struct collect c = {0};
     struct file_scan fs = {file, "", &c, 0, NULL, 0};

@@ -52,8 +52,7 @@ void mi_tfsource_scan_text(struct mi_tfsource **out, const char *text, size_t le
 
 /* The block declaring a resource instance: instance keys ("[0]", "[\"a\"]") are ignored in
  * every step, so "module.m[1].aws_x.y[\"k\"]" finds module m's aws_x.y. NULL when unknown. */
-const struct mi_tfsource_block *mi_tfsource_find(const struct mi_tfsource *s,
-                                                 const char *address);
+const struct mi_tfsource_block *mi_tfsource_find(const struct mi_tfsource *s, const char *address);
 
 void mi_tfsource_free(struct mi_tfsource *s);
 

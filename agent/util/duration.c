@@ -39,8 +39,9 @@ int mi_duration_parse(long long *out_s, const char *text)
     }
     if (errno || end == text || !end || *end || unit == 0 || text[0] < '0' || text[0] > '9' ||
         n <= 0 || n > 100LL * 365 * 86400 / unit)
-        return mi_error_set(MI_EUSAGE, "'%.64s' is not a duration (want a positive number with "
-                                       "d, h, m or s, e.g. 7d)",
+        return mi_error_set(MI_EUSAGE,
+                            "'%.64s' is not a duration (want a positive number with "
+                            "d, h, m or s, e.g. 7d)",
                             text);
     *out_s = n * unit;
     return 0;

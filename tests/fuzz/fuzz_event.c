@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int initialised;
-    static const char *const names[] = {NULL, "pull_request", "push", "workflow_dispatch",
-                                        "pull_request_target", "schedule"};
+    static const char *const names[] = {
+        NULL, "pull_request", "push", "workflow_dispatch", "pull_request_target", "schedule"};
     if (!initialised) {
         git_libgit2_init(); /* branch-name checks use libgit2's ref rules */
         initialised = 1;

@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mi_unsealer_new(&u, &keys, &expect, NULL, NULL) != 0)
         abort();
     size_t split = size ? data[size - 1] % (size + 1) : 0;
-    if (mi_unsealer_write(u, data, split) == 0 && mi_unsealer_write(u, data + split, size - split) == 0)
+    if (mi_unsealer_write(u, data, split) == 0 &&
+        mi_unsealer_write(u, data + split, size - split) == 0)
         mi_unsealer_finish(u);
     mi_unsealer_free(u);
     return 0;

@@ -26,9 +26,21 @@ static char *id_url, *authority;
 static void start_oidc(const char *client_id, const char *expires_in)
 {
     char *server = mi_test_path("tests/doubles/oidc/server.js");
-    const char *argv[] = {"node", server, "--port", "{PORT}", "--tenant", TENANT,
-                          "--client-id", client_id, "--request-token", REQTOK,
-                          "--expires-in", expires_in, "--stats", "{DIR}/stats.jsonl", NULL};
+    const char *argv[] = {"node",
+                          server,
+                          "--port",
+                          "{PORT}",
+                          "--tenant",
+                          TENANT,
+                          "--client-id",
+                          client_id,
+                          "--request-token",
+                          REQTOK,
+                          "--expires-in",
+                          expires_in,
+                          "--stats",
+                          "{DIR}/stats.jsonl",
+                          NULL};
     oidc = mi_test_server_start("oidc-double", argv);
     stats_path = mi_xasprintf("%s/stats.jsonl", oidc->workdir);
     id_url = mi_xasprintf("http://127.0.0.1:%d/idtoken?api-version=2.0", oidc->port);
@@ -200,12 +212,14 @@ Test(azure_ad, missing_settings_are_named)
     struct mi_azure_ad_config nocl = {.tenant_id = TENANT};
     cr_assert_eq(mi_azure_ad_new(&ad, &nocl), MI_EUSAGE);
     cr_assert(strstr(mi_error_last(), "AZURE_CLIENT_ID"), "%s", mi_error_last());
-    struct mi_azure_ad_config plain = {.client_id = CLIENT, .tenant_id = TENANT,
+    struct mi_azure_ad_config plain = {.client_id = CLIENT,
+                                       .tenant_id = TENANT,
                                        .id_token_request_url = "https://x/",
                                        .id_token_request_token = "t",
                                        .authority_host = "http://login.example.com"};
     cr_assert_eq(mi_azure_ad_new(&ad, &plain), MI_EUSAGE, "secrets over plain HTTP");
-    struct mi_azure_ad_config tenant = {.client_id = CLIENT, .tenant_id = "../x",
+    struct mi_azure_ad_config tenant = {.client_id = CLIENT,
+                                        .tenant_id = "../x",
                                         .id_token_request_url = "https://x/",
                                         .id_token_request_token = "t"};
     cr_assert_eq(mi_azure_ad_new(&ad, &tenant), MI_EUSAGE);
@@ -218,9 +232,23 @@ static void make_cert(const char *dir, char **cert, char **key)
     *cert = mi_xasprintf("%s/cert.pem", dir);
     *key = mi_xasprintf("%s/key.pem", dir);
     char *keyout = mi_xasprintf("%s", *key), *out = mi_xasprintf("%s", *cert);
-    char *argv[] = {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-keyout", keyout, "-out", out, "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", NULL};
+    char *argv[] = {"/usr/bin/openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    keyout,
+                    "-out",
+                    out,
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    NULL};
     struct mi_test_run r;
     mi_test_run_cmd(&r, argv, NULL, NULL, 60000);
     cr_assert_eq(r.exit_code, 0, "openssl: %s", r.err.ptr);
@@ -248,9 +276,12 @@ Test(azure_ad, azurite_oauth_mode_accepts_the_federated_token)
     struct mi_azure_ad_config adcfg = config();
     struct mi_azure_ad *ad = NULL;
     cr_assert_eq(mi_azure_ad_new(&ad, &adcfg), 0);
-    struct mi_azblob_config cfg = {.endpoint = ep, .container = "oauth",
-                                   .token = mi_azure_ad_token_fn, .token_ctx = ad,
-                                   .ca_file = cert, .retry = &fast};
+    struct mi_azblob_config cfg = {.endpoint = ep,
+                                   .container = "oauth",
+                                   .token = mi_azure_ad_token_fn,
+                                   .token_ctx = ad,
+                                   .ca_file = cert,
+                                   .retry = &fast};
     struct mi_azblob *c = NULL;
     cr_assert_eq(mi_azblob_new(&c, &cfg), 0, "%s", mi_error_last());
     cr_assert_str_eq(mi_azblob_auth_name(c), "bearer token");
@@ -266,8 +297,9 @@ Test(azure_ad, azurite_oauth_mode_accepts_the_federated_token)
     mi_azblob_free(c);
 
     /* A token for another audience is refused, with the role hint. */
-    const char *wrong = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2V4YW1wbGUuY29tIiwiaXNzIjoiaH"
-                        "R0cHM6Ly9zdHMud2luZG93cy5uZXQvdC8iLCJuYmYiOjEsImV4cCI6NDEwMjQ0NDgwMH0.c2ln";
+    const char *wrong =
+        "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2V4YW1wbGUuY29tIiwiaXNzIjoiaH"
+        "R0cHM6Ly9zdHMud2luZG93cy5uZXQvdC8iLCJuYmYiOjEsImV4cCI6NDEwMjQ0NDgwMH0.c2ln";
     struct mi_azblob_config bad = cfg;
     bad.token = static_token;
     bad.token_ctx = (void *)wrong;

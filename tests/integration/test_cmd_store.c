@@ -88,8 +88,9 @@ static void run(struct mi_test_run *r, char *const args[], char *const env[])
         argv[n++] = args[i];
     argv[n] = NULL;
     char *base[] = {"AZURE_STORAGE_ACCOUNT=", "AZURE_STORAGE_BLOB_ENDPOINT=",
-                    "AZURE_STORAGE_KEY=", "AZURE_STORAGE_SAS_TOKEN=", "AZURE_CLIENT_ID=",
-                    "MLINFRA_STORE=", "GITHUB_REPOSITORY=", "GITHUB_ACTIONS=",
+                    "AZURE_STORAGE_KEY=",     "AZURE_STORAGE_SAS_TOKEN=",
+                    "AZURE_CLIENT_ID=",       "MLINFRA_STORE=",
+                    "GITHUB_REPOSITORY=",     "GITHUB_ACTIONS=",
                     "MLINFRA_PLAN_KEY=" KEY_A};
     char *all[48];
     int m = 0;
@@ -158,15 +159,15 @@ Test(cmd_store, list_get_and_prune_a_local_store)
     json_t *arr = json_loads(r.out.ptr, 0, NULL);
     cr_assert(json_is_array(arr), "%s", r.out.ptr);
     cr_assert_eq(json_array_size(arr), 1);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "head_sha")),
-                     SHA1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "head_sha")), SHA1);
     json_decref(arr);
     mi_test_run_release(&r);
 
     /* get: verified and written. */
     char *out = mi_xasprintf("%s/got.plan", dir);
-    run(&r, (char *[]){"store", "get", "--repo", REPO, st, "--env", "dev", "--pr", "1",
-                       "--sha", SHA1, "--out", out, NULL},
+    run(&r,
+        (char *[]){"store", "get", "--repo", REPO, st, "--env", "dev", "--pr", "1", "--sha", SHA1,
+                   "--out", out, NULL},
         NULL);
     cr_assert_eq(r.exit_code, 0, "%s", r.err.ptr);
     mi_buf got = MI_BUF_INIT;
@@ -179,8 +180,9 @@ Test(cmd_store, list_get_and_prune_a_local_store)
 
     /* The wrong key: refused (exit 4), nothing written. */
     char *wrong[] = {"MLINFRA_PLAN_KEY=" KEY_B, NULL};
-    run(&r, (char *[]){"store", "get", "--repo", REPO, st, "--env", "dev", "--pr", "1",
-                       "--sha", SHA1, "--out", out, NULL},
+    run(&r,
+        (char *[]){"store", "get", "--repo", REPO, st, "--env", "dev", "--pr", "1", "--sha", SHA1,
+                   "--out", out, NULL},
         wrong);
     cr_assert_eq(r.exit_code, 4, "%s", r.err.ptr);
     cr_assert(strstr(r.err.ptr, "key id"), "%s", r.err.ptr);
@@ -189,29 +191,33 @@ Test(cmd_store, list_get_and_prune_a_local_store)
 
     /* No key at all: a usage error naming the variable. */
     char *nokey[] = {"MLINFRA_PLAN_KEY=", NULL};
-    run(&r, (char *[]){"store", "get", "--repo", REPO, st, "--env", "dev", "--pr", "1",
-                       "--sha", SHA1, "--out", out, NULL},
+    run(&r,
+        (char *[]){"store", "get", "--repo", REPO, st, "--env", "dev", "--pr", "1", "--sha", SHA1,
+                   "--out", out, NULL},
         nokey);
     cr_assert_eq(r.exit_code, 2, "%s", r.err.ptr);
     cr_assert(strstr(r.err.ptr, "MLINFRA_PLAN_KEY"), "%s", r.err.ptr);
     mi_test_run_release(&r);
 
     /* Applied: refused unless asked for. */
-    run(&r, (char *[]){"store", "get", "--repo", REPO, st, "--env", "production", "--pr", "2",
-                       "--sha", SHA2, "--out", out, NULL},
+    run(&r,
+        (char *[]){"store", "get", "--repo", REPO, st, "--env", "production", "--pr", "2", "--sha",
+                   SHA2, "--out", out, NULL},
         NULL);
     cr_assert_eq(r.exit_code, 4, "%s", r.err.ptr);
     cr_assert(strstr(r.err.ptr, "already applied"), "%s", r.err.ptr);
     mi_test_run_release(&r);
-    run(&r, (char *[]){"store", "get", "--repo", REPO, st, "--env", "production", "--pr", "2",
-                       "--sha", SHA2, "--out", out, "--allow-applied", NULL},
+    run(&r,
+        (char *[]){"store", "get", "--repo", REPO, st, "--env", "production", "--pr", "2", "--sha",
+                   SHA2, "--out", out, "--allow-applied", NULL},
         NULL);
     cr_assert_eq(r.exit_code, 0, "%s", r.err.ptr);
     mi_test_run_release(&r);
 
     /* Missing: exit 1 naming the plan. */
-    run(&r, (char *[]){"store", "get", "--repo", REPO, st, "--env", "dev", "--pr", "9",
-                       "--sha", SHA1, "--out", out, NULL},
+    run(&r,
+        (char *[]){"store", "get", "--repo", REPO, st, "--env", "dev", "--pr", "9", "--sha", SHA1,
+                   "--out", out, NULL},
         NULL);
     cr_assert_eq(r.exit_code, 1, "%s", r.err.ptr);
     cr_assert(strstr(r.err.ptr, "PR #9"), "%s", r.err.ptr);
@@ -219,8 +225,8 @@ Test(cmd_store, list_get_and_prune_a_local_store)
 
     /* prune: a dry run lists, then the real one removes. */
     sleep(2);
-    run(&r, (char *[]){"store", "prune", "--repo", REPO, st, "--older-than", "1s", "--dry-run",
-                       NULL},
+    run(&r,
+        (char *[]){"store", "prune", "--repo", REPO, st, "--older-than", "1s", "--dry-run", NULL},
         NULL);
     cr_assert_eq(r.exit_code, 0, "%s", r.err.ptr);
     cr_assert(strstr(r.out.ptr, "pr-1/" SHA1), "%s", r.out.ptr);
@@ -243,14 +249,15 @@ Test(cmd_store, list_get_and_prune_a_local_store)
 Test(cmd_store, unlock_shows_and_breaks_azure_locks)
 {
     char *ep = mi_azuretest_endpoint();
-    struct mi_store_config cfg = {.endpoint = ep, .container = "cmdlocks",
+    struct mi_store_config cfg = {.endpoint = ep,
+                                  .container = "cmdlocks",
                                   .shared_key = MI_AZURITE_KEY,
                                   .retry = &mi_azuretest_fast_retry};
     struct mi_store *s = NULL;
     cr_assert_eq(mi_store_open(&s, &cfg, REPO), 0, "%s", mi_error_last());
     char *env_ep = mi_xasprintf("AZURE_STORAGE_BLOB_ENDPOINT=%s", ep);
-    char *envs[] = {env_ep, "AZURE_STORAGE_KEY=" MI_AZURITE_KEY,
-                    "AZURE_STORAGE_CONTAINER=cmdlocks", "GITHUB_ACTIONS=true", NULL};
+    char *envs[] = {env_ep, "AZURE_STORAGE_KEY=" MI_AZURITE_KEY, "AZURE_STORAGE_CONTAINER=cmdlocks",
+                    "GITHUB_ACTIONS=true", NULL};
     struct mi_test_run r;
     run(&r, (char *[]){"store", "unlock", "--repo", REPO, "--env", "production", NULL}, envs);
     cr_assert_eq(r.exit_code, 0, "%s", r.err.ptr);
@@ -267,8 +274,7 @@ Test(cmd_store, unlock_shows_and_breaks_azure_locks)
     cr_assert(strstr(r.out.ptr, "locked by https://ci/run/42"), "%s", r.out.ptr);
     cr_assert(strstr(r.err.ptr, "--break"), "%s", r.err.ptr);
     mi_test_run_release(&r);
-    run(&r, (char *[]){"store", "unlock", "--repo", REPO, "--env", "production", "--break",
-                       NULL},
+    run(&r, (char *[]){"store", "unlock", "--repo", REPO, "--env", "production", "--break", NULL},
         envs);
     cr_assert_eq(r.exit_code, 0, "%s", r.err.ptr);
     mi_test_run_release(&r);

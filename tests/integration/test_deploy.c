@@ -83,8 +83,7 @@ static void assert_status_requests(const char *const *want, size_t n)
         if (!path || !strstr(path, "/statuses") || strcmp(method, "POST") != 0)
             continue;
         cr_assert_lt(seen, n, "more status requests than expected");
-        const char *state =
-            json_string_value(json_object_get(json_object_get(r, "body"), "state"));
+        const char *state = json_string_value(json_object_get(json_object_get(r, "body"), "state"));
         cr_assert_str_eq(state, want[seen], "status %zu", seen);
         seen++;
     }
@@ -100,9 +99,9 @@ Test(deploy, successful_apply_moves_in_progress_then_success_with_the_address)
     cr_assert_not_null(d);
     cr_assert_gt(d->id, 0);
     cr_assert_str_eq(d->state, "in_progress");
-    cr_assert_eq(mi_deploy_finish(d, gh, MI_DEPLOY_SUCCESS, "http://20.1.2.3:5000",
-                                  "applied " PLAN_ID),
-                 0, "%s", mi_error_last());
+    cr_assert_eq(
+        mi_deploy_finish(d, gh, MI_DEPLOY_SUCCESS, "http://20.1.2.3:5000", "applied " PLAN_ID), 0,
+        "%s", mi_error_last());
     cr_assert_str_eq(d->state, "success");
 
     /* What GitHub now holds: the statuses, newest first, with the address on success. */
@@ -173,8 +172,8 @@ Test(deploy, refused_plan_ends_in_error)
     o.pr = 0;
     struct mi_deploy *d = NULL;
     cr_assert_eq(mi_deploy_start(&d, gh, &o), 0, "%s", mi_error_last());
-    cr_assert_eq(mi_deploy_finish(d, gh, MI_DEPLOY_ERROR, NULL, "plan refused: expired"), 0,
-                 "%s", mi_error_last());
+    cr_assert_eq(mi_deploy_finish(d, gh, MI_DEPLOY_ERROR, NULL, "plan refused: expired"), 0, "%s",
+                 mi_error_last());
     static const char *const want[] = {"in_progress", "error"};
     assert_status_requests(want, 2);
     json_t *reqs = mi_test_github_get(g, "requests");
@@ -194,8 +193,8 @@ Test(deploy, token_without_permission_names_deployments_write)
     int rc = mi_deploy_start(&d, ro, &o);
     cr_assert_eq(rc, MI_EAUTH, "%d %s", rc, mi_error_last());
     cr_assert_null(d);
-    cr_assert(strstr(mi_error_last(), "deployment of environment 'dev': cannot create it"),
-              "%s", mi_error_last());
+    cr_assert(strstr(mi_error_last(), "deployment of environment 'dev': cannot create it"), "%s",
+              mi_error_last());
     cr_assert(strstr(mi_error_last(), "deployments: write"), "%s", mi_error_last());
     cr_assert_null(strstr(mi_error_last(), MI_TEST_GITHUB_READONLY_TOKEN));
     cr_assert_eq(mi_test_github_count(g, "POST", "/statuses"), 0);
@@ -216,8 +215,8 @@ Test(deploy, status_failure_after_creation_still_hands_back_the_deployment)
     cr_assert(strstr(mi_error_last(), "cannot mark it in progress"), "%s", mi_error_last());
     cr_assert_not_null(d);
     cr_assert_str_eq(d->state, "pending");
-    cr_assert_eq(mi_deploy_finish(d, gh, MI_DEPLOY_SUCCESS, "http://20.1.2.3:5000", NULL), 0,
-                 "%s", mi_error_last());
+    cr_assert_eq(mi_deploy_finish(d, gh, MI_DEPLOY_SUCCESS, "http://20.1.2.3:5000", NULL), 0, "%s",
+                 mi_error_last());
     cr_assert_str_eq(d->state, "success");
     mi_deploy_free(d);
     mi_test_github_assert_conforming(g);
@@ -230,8 +229,8 @@ Test(deploy, transient_server_error_on_a_status_is_retried)
     struct mi_deploy_options o = options();
     struct mi_deploy *d = NULL;
     cr_assert_eq(mi_deploy_start(&d, gh, &o), 0, "%s", mi_error_last());
-    cr_assert_eq(mi_deploy_finish(d, gh, MI_DEPLOY_SUCCESS, "http://20.1.2.3:5000", NULL), 0,
-                 "%s", mi_error_last());
+    cr_assert_eq(mi_deploy_finish(d, gh, MI_DEPLOY_SUCCESS, "http://20.1.2.3:5000", NULL), 0, "%s",
+                 mi_error_last());
     /* One in_progress refused with 502 and resent, then success. */
     static const char *const want[] = {"in_progress", "in_progress", "success"};
     assert_status_requests(want, 3);

@@ -103,8 +103,15 @@ static void detect(struct result *res, struct world *w, const char *event_name, 
     char *env_name = mi_xasprintf("GITHUB_EVENT_NAME=%s", event_name ? event_name : "");
     char *env_path = mi_xasprintf("GITHUB_EVENT_PATH=%s", event_path ? event_path : "");
     char *env_out = mi_xasprintf("GITHUB_OUTPUT=%s", w->output);
-    char *env[] = {env_name, env_path, env_out, "GITHUB_ACTIONS=", "GITHUB_WORKSPACE=",
-                   "GITHUB_SHA=", "GITHUB_REF=", "GITHUB_REPOSITORY=octo/infra", NULL};
+    char *env[] = {env_name,
+                   env_path,
+                   env_out,
+                   "GITHUB_ACTIONS=",
+                   "GITHUB_WORKSPACE=",
+                   "GITHUB_SHA=",
+                   "GITHUB_REF=",
+                   "GITHUB_REPOSITORY=octo/infra",
+                   NULL};
     const char *argv[32] = {mi_test_binary(), "detect", "--repo", w->r->dir};
     size_t n = 4;
     for (size_t i = 0; extra && extra[i]; i++)
@@ -262,8 +269,8 @@ Test(detect, pull_request_module_chain_and_step_outputs)
     cr_assert_str_eq(json_string_value(json_array_get(chain, 0)), "modules/a");
     cr_assert_str_eq(json_string_value(json_array_get(chain, 1)), "modules/b");
     char *matrix = json_dumps(json_object_get(res.json, "matrix"), JSON_COMPACT);
-    cr_assert_str_eq(matrix,
-                     "{\"include\":[{\"environment\":\"dev\",\"directory\":\"environments/dev\"}]}");
+    cr_assert_str_eq(
+        matrix, "{\"include\":[{\"environment\":\"dev\",\"directory\":\"environments/dev\"}]}");
 
     struct outputs o;
     outputs_read(&o, w.output);
@@ -283,10 +290,10 @@ Test(detect, pull_request_module_chain_and_step_outputs)
     json_t *again = json_loads(result, 0, NULL);
     cr_assert(json_equal(again, res.json), "result output differs from stdout");
     json_decref(again);
+    char *first = mi_xstrdup(delim);
     outputs_release(&o);
 
     /* A second run picks a new delimiter. */
-    char *first = mi_xstrdup(delim);
     result_release(&res);
     detect(&res, &w, "pull_request", ev, NULL);
     outputs_read(&o, w.output);
@@ -353,8 +360,7 @@ Test(detect, fork_pull_requests_are_flagged)
     expect_exit(&res, 0);
     expect_selected(&res, "prod");
     cr_assert(json_is_true(json_object_get(res.json, "fork")));
-    cr_assert(strstr(res.run.err.ptr, "comes from a fork (mallory/infra)"), "%s",
-              res.run.err.ptr);
+    cr_assert(strstr(res.run.err.ptr, "comes from a fork (mallory/infra)"), "%s", res.run.err.ptr);
     struct outputs o;
     outputs_read(&o, w.output);
     cr_assert_str_eq(output(&o, "fork"), "true");
@@ -384,8 +390,8 @@ Test(detect, renames_and_no_op_changes)
      * deletion it is for prod. Asked for every path, the two halves pair up. */
     cr_assert_str_eq(jget(reason, "change"), "deleted");
     cr_assert_null(json_object_get(reason, "renamed_to"));
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(res.json, "compare"),
-                                                    "unexamined_dirs")),
+    cr_assert_eq(json_integer_value(
+                     json_object_get(json_object_get(res.json, "compare"), "unexamined_dirs")),
                  1);
     result_release(&res);
     const char *all[] = {"--all-paths", NULL};
@@ -734,8 +740,8 @@ Test(detect, local_revisions)
 static void clone_with_git(struct world *w, const char *depth, const char *branch, const char *dest)
 {
     char *url = mi_xasprintf("file://%s", w->r->dir);
-    char *argv[] = {"/usr/bin/git", "clone", "-q", "--depth", (char *)depth, "--branch",
-                    (char *)branch, url, (char *)dest, NULL};
+    char *argv[] = {"/usr/bin/git", "clone",        "-q", "--depth",    (char *)depth,
+                    "--branch",     (char *)branch, url,  (char *)dest, NULL};
     char *env[] = {"GIT_CONFIG_NOSYSTEM=1", "HOME=/nonexistent", NULL};
     struct mi_test_run r;
     mi_test_run_cmd(&r, argv, env, NULL, 20000);

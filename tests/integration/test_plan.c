@@ -14,6 +14,7 @@
 
 #include "events.h"
 #include "github_double.h"
+#include "gitrepo.h"
 #include "testsupport.h"
 #include "util/fs.h"
 
@@ -512,5 +513,47 @@ Test(plan, policy_failures_are_rows_annotations_and_exit_3)
     free(feature);
     free(dir);
     mi_test_run_release(&r);
+    teardown(&w);
+}
+
+Test(plan, plan_is_sealed_into_the_store_for_apply)
+{
+    struct world w;
+    setup(&w);
+    /* The checkout must be a git repository: the seal binds the configuration fingerprint of
+     * its commit. */
+    struct mi_test_repo *git = mi_test_repo_init();
+    mi_test_repo_write(git, "environments/dev/main.tf", "resource \"terraform_data\" \"x\" {}\n");
+    char *fixture = mi_test_path("tests/fixtures/plans/aks_mlflow_replace.json");
+    mi_buf plan_json = MI_BUF_INIT;
+    cr_assert_eq(mi_fs_read_file(&plan_json, fixture, 0), 0);
+    mi_test_repo_write(git, "environments/dev/.tfdouble/plan.json", plan_json.ptr);
+    free(mi_test_repo_commit(git, "environment"));
+    free(w.repo);
+    w.repo = mi_xstrdup(git->dir);
+    char *store = mi_xasprintf("%s/store", w.dir);
+    char *store_env = mi_xasprintf("MLINFRA_STORE=file://%s", store);
+    char *extra[] = {store_env,
+                     "MLINFRA_PLAN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL};
+    struct mi_test_run r;
+    run_plan(&r, &w, MI_TEST_GITHUB_TOKEN, extra);
+    cr_assert_eq(r.exit_code, 0, "stderr:\n%s", r.err.ptr);
+    char *sealed = mi_xasprintf("%s/%s/dev/pr-1/%s.tfplan.sealed", store, MI_TEST_GITHUB_REPO,
+                                MI_TEST_GITHUB_HEAD_SHA);
+    cr_assert(mi_fs_exists(sealed), "no sealed plan at %s; stderr:\n%s", sealed, r.err.ptr);
+    json_t *list = comments(&w);
+    const char *body = comment_body(list, 0);
+    cr_assert(strstr(body, "not stored") == NULL, "%s", body);
+    cr_assert(strstr(body, "MLINFRA_PLAN_KEY") == NULL);
+    json_decref(list);
+    cr_assert_not(log_leaks(r.err.ptr, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL),
+                  "the plan key leaked");
+    free(sealed);
+    free(store_env);
+    free(store);
+    free(fixture);
+    mi_buf_release(&plan_json);
+    mi_test_run_release(&r);
+    mi_test_repo_free(git);
     teardown(&w);
 }

@@ -123,8 +123,7 @@ static void sha_of(const char *path, char hex[65])
     close(fd);
 }
 
-static void binding_for(struct mi_seal_binding *b, const char *env, long long pr,
-                        const char *sha)
+static void binding_for(struct mi_seal_binding *b, const char *env, long long pr, const char *sha)
 {
     memset(b, 0, sizeof(*b));
     b->environment = mi_xstrdup(env);
@@ -135,8 +134,8 @@ static void binding_for(struct mi_seal_binding *b, const char *env, long long pr
 }
 
 /* Stores a fresh plan of len bytes as (env, pr, sha); returns its SHA-256. */
-static void put_plan(struct mi_store *s, const char *env, long long pr, const char *sha,
-                     size_t len, char hex[65])
+static void put_plan(struct mi_store *s, const char *env, long long pr, const char *sha, size_t len,
+                     char hex[65])
 {
     char *plan = mi_xasprintf("%s/in-%s-%lld.plan", dir, env, pr);
     make_plan(plan, len, (unsigned char)(pr + len));
@@ -289,8 +288,8 @@ static void listing_and_statuses(struct mi_store *s)
     mi_seal_binding_release(&b);
 
     /* Failed, with the reason kept printable. */
-    cr_assert_eq(mi_store_mark_failed(s, "dev", 2, SHA2, "run 5", "exit 1\nError: boom"), 0,
-                 "%s", mi_error_last());
+    cr_assert_eq(mi_store_mark_failed(s, "dev", 2, SHA2, "run 5", "exit 1\nError: boom"), 0, "%s",
+                 mi_error_last());
     cr_assert_eq(mi_store_stat(s, "dev", 2, SHA2, &e), 0);
     cr_assert_eq(e.status, MI_STORE_FAILED);
     cr_assert_str_eq(e.status_detail, "exit 1?Error: boom");
@@ -369,8 +368,7 @@ Test(store, local_metadata_listing_statuses_and_prune)
     struct mi_store *s = local_store();
     listing_and_statuses(s);
     /* Listing still works when a plan's metadata file is lost: the header is readable. */
-    char *side = mi_xasprintf("%s/store/" REPO "/production/pr-2/" SHA2 ".tfplan.sealed.json",
-                              dir);
+    char *side = mi_xasprintf("%s/store/" REPO "/production/pr-2/" SHA2 ".tfplan.sealed.json", dir);
     cr_assert_eq(unlink(side), 0);
     struct mi_store_entry e;
     cr_assert_eq(mi_store_stat(s, "production", 2, SHA2, &e), 0, "%s", mi_error_last());
@@ -383,8 +381,8 @@ Test(store, local_metadata_listing_statuses_and_prune)
 
 /* --- verification of what comes back ----------------------------------------------------- */
 
-static void assert_refused_get(struct mi_store *s, const char *env, long long pr,
-                               const char *sha, const char *word)
+static void assert_refused_get(struct mi_store *s, const char *env, long long pr, const char *sha,
+                               const char *word)
 {
     char *out = mi_xasprintf("%s/refused.plan", dir);
     struct mi_seal_expect e = want(env, pr, sha);
@@ -456,23 +454,28 @@ Test(store, transfers_survive_a_reset_connection)
 {
     struct mi_faultproxy *fp = mi_faultproxy_start(mi_azuretest_port());
     char *ep = mi_xasprintf("%s/devstoreaccount1", mi_faultproxy_url(fp));
-    struct mi_store_config cfg = {.endpoint = ep, .container = "faults",
+    struct mi_store_config cfg = {.endpoint = ep,
+                                  .container = "faults",
                                   .shared_key = MI_AZURITE_KEY,
                                   .retry = &mi_azuretest_fast_retry,
                                   .block_size = 4 * 1024 * 1024};
     struct mi_store *s = NULL;
     cr_assert_eq(mi_store_open(&s, &cfg, REPO), 0);
     /* The upload: the third connection (the first block) is reset 1 MB in. */
-    mi_faultproxy_set(fp, &(struct mi_fault){.kind = MI_FAULT_RESET, .after = 1000000,
-                                             .dir = MI_FAULT_UP, .skip = 2, .next = 1});
+    mi_faultproxy_set(
+        fp,
+        &(struct mi_fault){
+            .kind = MI_FAULT_RESET, .after = 1000000, .dir = MI_FAULT_UP, .skip = 2, .next = 1});
     char hex[65], got[65];
     put_plan(s, "production", 1, SHA1, 10 * 1000 * 1000, hex);
     struct mi_faultproxy_stats st;
     mi_faultproxy_stats(fp, &st);
     cr_assert_eq(st.resets, 1, "the fault did not fire");
     /* The download: reset 3 MB in; the retry starts the plaintext over. */
-    mi_faultproxy_set(fp, &(struct mi_fault){.kind = MI_FAULT_RESET, .after = 3000000,
-                                             .dir = MI_FAULT_DOWN, .skip = 1, .next = 1});
+    mi_faultproxy_set(
+        fp,
+        &(struct mi_fault){
+            .kind = MI_FAULT_RESET, .after = 3000000, .dir = MI_FAULT_DOWN, .skip = 1, .next = 1});
     char *out = mi_xasprintf("%s/faulted.plan", dir);
     struct mi_seal_expect e = want("production", 1, SHA1);
     cr_assert_eq(mi_store_get(s, &keys, &e, out, 0, NULL), 0, "%s", mi_error_last());
@@ -489,7 +492,8 @@ Test(store, transfers_survive_a_reset_connection)
 Test(store, unreachable_store_fails_clearly_and_writes_nothing)
 {
     char *ep = mi_xasprintf("http://127.0.0.1:%d/devstoreaccount1", mi_test_free_port());
-    struct mi_store_config cfg = {.endpoint = ep, .container = "gone",
+    struct mi_store_config cfg = {.endpoint = ep,
+                                  .container = "gone",
                                   .shared_key = MI_AZURITE_KEY,
                                   .retry = &mi_azuretest_fast_retry};
     struct mi_store *s = NULL;
@@ -505,8 +509,8 @@ Test(store, unreachable_store_fails_clearly_and_writes_nothing)
     struct mi_seal_binding b;
     binding_for(&b, "production", 1, SHA1);
     cr_assert_eq(mi_store_put(s, &keys, &b, plan), MI_ERR);
-    cr_assert(strstr(mi_error_last(), "storing the plan for environment 'production', PR #1"),
-              "%s", mi_error_last());
+    cr_assert(strstr(mi_error_last(), "storing the plan for environment 'production', PR #1"), "%s",
+              mi_error_last());
     mi_seal_binding_release(&b);
     struct mi_store_lock *l = NULL;
     cr_assert_eq(mi_store_lock(s, "production", NULL, &l), MI_ERR);
@@ -557,17 +561,16 @@ static void race(store_fn open_store)
             if (read(go[0], &c, 1) != 1)
                 _exit(3);
             struct mi_store_lock *l = NULL;
-            struct mi_store_lock_options o = {.wait_ms = 0, .lease_s = 15,
-                                              .holder = i ? "racer 1" : "racer 0"};
+            struct mi_store_lock_options o = {
+                .wait_ms = 0, .lease_s = 15, .holder = i ? "racer 1" : "racer 0"};
             int rc = mi_store_lock(s, "production", &o, &l);
             /* Hold it until the parent has seen both results. */
             if (write(done[1], rc == 0 ? "W" : "L", 1) != 1)
                 _exit(3);
             if (read(hold[0], &c, 1) < 0)
                 _exit(3);
-            int code = rc == 0 ? 0 : (rc == MI_ECONFLICT && strstr(mi_error_last(), "racer")
-                                          ? 1
-                                          : 2);
+            int code =
+                rc == 0 ? 0 : (rc == MI_ECONFLICT && strstr(mi_error_last(), "racer") ? 1 : 2);
             mi_store_unlock(l);
             mi_store_free(s);
             _exit(code);
@@ -595,7 +598,7 @@ static void race(store_fn open_store)
     close(done[0]);
 }
 
-Test(store, azure_lock_race_has_exactly_one_winner)
+Test(store, azure_lock_race_has_exactly_one_winner, .timeout = 60)
 {
     race(azure_lock_store);
 }
@@ -610,7 +613,7 @@ static struct mi_store *local_lock_store(void)
     return s;
 }
 
-Test(store, local_lock_race_has_exactly_one_winner)
+Test(store, local_lock_race_has_exactly_one_winner, .timeout = 60)
 {
     local_url = mi_xasprintf("file://%s/store", dir);
     race(local_lock_store);
@@ -629,8 +632,8 @@ static void waiting(struct mi_store *s)
     cr_assert_not_null(info.since);
     mi_store_lock_info_release(&info);
     /* A waiter with a short limit gives up, naming the holder. */
-    struct mi_store_lock_options ob = {.wait_ms = 600, .poll_ms = 200, .lease_s = 15,
-                                       .holder = "run 2"};
+    struct mi_store_lock_options ob = {
+        .wait_ms = 600, .poll_ms = 200, .lease_s = 15, .holder = "run 2"};
     cr_assert_eq(mi_store_lock(s, "staging", &ob, &b), MI_ECONFLICT);
     cr_assert(strstr(mi_error_last(), "locked by run 1 since"), "%s", mi_error_last());
     cr_assert(strstr(mi_error_last(), "mlinfra store unlock --break staging"), "%s",
@@ -649,16 +652,20 @@ static void waiting(struct mi_store *s)
     cr_assert_eq(mi_store_unlock(NULL), 0);
 }
 
-Test(store, azure_lock_waits_up_to_its_limit)
+Test(store, azure_lock_waits_up_to_its_limit, .timeout = 60)
 {
     struct mi_store *s = azure_store("wait", NULL, 0);
     waiting(s);
-    /* A waiter gets the lock when the holder lets go within its limit. */
-    struct mi_store_lock *a = NULL;
-    struct mi_store_lock_options o = {.lease_s = 15, .holder = "first"};
-    cr_assert_eq(mi_store_lock(s, "production", &o, &a), 0);
+    /* A waiter gets the lock when the holder lets go within its limit. The waiter is forked
+     * before this process starts a renewal thread (fork copies only the calling thread). */
+    int go[2];
+    cr_assert(pipe(go) == 0);
     pid_t kid = fork();
     if (kid == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(3);
         struct mi_store *s2 = azure_store("wait", NULL, 0);
         struct mi_store_lock *b = NULL;
         struct mi_store_lock_options ow = {.wait_ms = 20000, .poll_ms = 100, .lease_s = 15};
@@ -667,6 +674,11 @@ Test(store, azure_lock_waits_up_to_its_limit)
         mi_store_free(s2);
         _exit(rc == 0 ? 0 : 1);
     }
+    close(go[0]);
+    struct mi_store_lock *a = NULL;
+    struct mi_store_lock_options o = {.lease_s = 15, .holder = "first"};
+    cr_assert_eq(mi_store_lock(s, "production", &o, &a), 0);
+    cr_assert_eq(write(go[1], "g", 1), 1);
     usleep(300 * 1000);
     cr_assert_eq(mi_store_unlock(a), 0);
     int status;
@@ -746,8 +758,7 @@ Test(store, killed_holders_lease_expires_while_renewed_locks_survive, .timeout =
     /* More than 15 s have passed since "renewed" was taken: it is still ours. */
     cr_assert_eq(mi_store_lock_check(renewed), 0, "%s", mi_error_last());
     struct mi_store_lock *other = NULL;
-    cr_assert_eq(mi_store_lock(s, "staging", &now, &other), MI_ECONFLICT,
-                 "a renewed lock expired");
+    cr_assert_eq(mi_store_lock(s, "staging", &now, &other), MI_ECONFLICT, "a renewed lock expired");
     /* The broken one has been noticed by its renewal thread. */
     cr_assert_eq(mi_store_lock_check(broken), MI_ECONFLICT);
     cr_assert(strstr(mi_error_last(), "was lost"), "%s", mi_error_last());
@@ -757,7 +768,7 @@ Test(store, killed_holders_lease_expires_while_renewed_locks_survive, .timeout =
     mi_store_free(s);
 }
 
-Test(store, local_lock_of_a_killed_holder_is_free_at_once)
+Test(store, local_lock_of_a_killed_holder_is_free_at_once, .timeout = 60)
 {
     local_url = mi_xasprintf("file://%s/store", dir);
     int ready[2];

@@ -56,8 +56,7 @@ static void append_escaped(mi_buf *out, const char *s)
     }
 }
 
-char *mi_azuretest_container_sas(const char *container, const char *permissions,
-                                 const char *expiry)
+char *mi_azuretest_container_sas(const char *container, const char *permissions, const char *expiry)
 {
     cr_assert(sodium_init() >= 0);
     /* signedPermissions, signedStart, signedExpiry, canonicalizedResource, signedIdentifier,

@@ -192,7 +192,8 @@ Test(config, bad_values)
 
 Test(config, duplicate_keys)
 {
-    expect_error("environments:\n  dev: {}\n  dev: {}\n", 3, "key 'dev' appears twice (first on line 2)");
+    expect_error("environments:\n  dev: {}\n  dev: {}\n", 3,
+                 "key 'dev' appears twice (first on line 2)");
     expect_error("version: 1\nversion: 1\n", 2, "appears twice");
 }
 

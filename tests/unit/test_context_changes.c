@@ -34,8 +34,7 @@ static struct mi_changes *between(struct mi_test_repo *r, const char *a, const c
     return c;
 }
 
-static void expect_between(struct mi_test_repo *r, const char *a, const char *b,
-                           const char *want)
+static void expect_between(struct mi_test_repo *r, const char *a, const char *b, const char *want)
 {
     struct mi_changes *c = between(r, a, b);
     char *got = describe(c);
@@ -138,8 +137,7 @@ static const char ABSENT[] = "1111111111111111111111111111111111111111";
 static struct mi_changes *for_context(struct mi_test_repo *r, struct mi_context *ctx)
 {
     struct mi_changes *c = NULL;
-    cr_assert_eq(mi_changes_for_context(&c, r->repo, ctx, NULL, NULL), 0, "%s",
-                 mi_error_last());
+    cr_assert_eq(mi_changes_for_context(&c, r->repo, ctx, NULL, NULL), 0, "%s", mi_error_last());
     return c;
 }
 
@@ -239,9 +237,9 @@ Test(changes, pull_request_fallbacks_for_missing_history)
     git_tree_lookup(&tree, h.r->repo, &tree_id);
     git_signature_new(&sig, "t", "t@example.invalid", 1700000000, 0);
     const git_commit *parents[2] = {pb, ph};
-    cr_assert_eq(git_commit_create(&merge_id, h.r->repo, NULL, sig, sig, NULL, "merge", tree, 2,
-                                   parents),
-                 0);
+    cr_assert_eq(
+        git_commit_create(&merge_id, h.r->repo, NULL, sig, sig, NULL, "merge", tree, 2, parents),
+        0);
     char merge_hex[41];
     git_oid_tostr(merge_hex, sizeof(merge_hex), &merge_id);
     git_signature_free(sig);
@@ -342,8 +340,7 @@ Test(changes, dispatch_other_and_local)
     mi_context_free(ctx);
 
     cr_assert_eq(mi_context_local(&ctx, NULL), 0);
-    cr_assert_eq(mi_changes_for_context(&c, h.r->repo, ctx, h.b1, h.h1), 0, "%s",
-                 mi_error_last());
+    cr_assert_eq(mi_changes_for_context(&c, h.r->repo, ctx, h.b1, h.h1), 0, "%s", mi_error_last());
     char *got = describe(c);
     cr_assert_str_eq(got, "A:pr.txt;");
     free(got);

@@ -44,8 +44,7 @@ static void expect_error(const char *event, json_t *payload, int code, const cha
     int rc = parse(&c, event, payload);
     cr_assert_eq(rc, code, "rc %d, message: %s", rc, mi_error_last());
     cr_assert_null(c);
-    cr_assert(strstr(mi_error_last(), needle), "message '%s' lacks '%s'", mi_error_last(),
-              needle);
+    cr_assert(strstr(mi_error_last(), needle), "message '%s' lacks '%s'", mi_error_last(), needle);
 }
 
 Test(context, pull_request_opened)
@@ -58,9 +57,9 @@ Test(context, pull_request_opened)
     cr_assert_str_eq(c->head_ref, "changes");
     cr_assert_eq(c->pr_number, 2);
     cr_assert_str_eq(c->repository, "Codertocat/Hello-World");
-    cr_assert_str_eq(c->base_sha, json_string_value(json_object_get(
-                                      json_object_get(json_object_get(p, "pull_request"), "base"),
-                                      "sha")));
+    cr_assert_str_eq(c->base_sha,
+                     json_string_value(json_object_get(
+                         json_object_get(json_object_get(p, "pull_request"), "base"), "sha")));
     cr_assert_str_eq(c->head_sha, "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
     cr_assert_not(c->fork);
     cr_assert_not(c->merged);
@@ -169,8 +168,7 @@ Test(context, infers_the_event_from_the_payload)
 {
     const char *files[] = {"pull_request.opened.json", "push.branch-created.json",
                            "workflow_dispatch.json"};
-    enum mi_event_kind kinds[] = {MI_EVENT_PULL_REQUEST, MI_EVENT_PUSH,
-                                  MI_EVENT_WORKFLOW_DISPATCH};
+    enum mi_event_kind kinds[] = {MI_EVENT_PULL_REQUEST, MI_EVENT_PUSH, MI_EVENT_WORKFLOW_DISPATCH};
     for (int i = 0; i < 3; i++) {
         json_t *p = mi_test_event_load(files[i]);
         struct mi_context *c = parse_ok(NULL, p);
@@ -197,8 +195,8 @@ Test(context, other_events_are_kept_by_name)
 Test(context, hostile_branch_names)
 {
     /* Not valid git branch names: refused, with the field named. */
-    const char *bad[] = {"../x", "a b", "x; rm -rf /", "a..b", "-x", "x.lock", "a\nb", "HEAD",
-                         "a~1", "a:b", "refs/../x"};
+    const char *bad[] = {"../x", "a b",  "x; rm -rf /", "a..b", "-x",       "x.lock",
+                         "a\nb", "HEAD", "a~1",         "a:b",  "refs/../x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *p = mi_test_event_load("pull_request.opened.json");
         mi_test_event_set_str(p, "pull_request.base.ref", bad[i]);

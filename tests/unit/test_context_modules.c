@@ -73,8 +73,10 @@ Test(modules, ignores_what_only_looks_like_a_module_block)
 
 Test(modules, survives_broken_text)
 {
-    const char *inputs[] = {"module \"a\" {", "module \"a\" { source = \"./x", "}}}}} module",
-                            "\"${${${${", "<<EOF\nmodule", "/* never closed", "module \"a\" { source ="};
+    const char *inputs[] = {"module \"a\" {",         "module \"a\" { source = \"./x",
+                            "}}}}} module",           "\"${${${${",
+                            "<<EOF\nmodule",          "/* never closed",
+                            "module \"a\" { source ="};
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         char *got = scan(inputs[i]);
         free(got);
@@ -87,8 +89,9 @@ Test(modules, survives_broken_text)
 Test(modules, scans_json_syntax)
 {
     struct found f = {MI_BUF_INIT};
-    const char *text = "{\"module\": {\"a\": {\"source\": \"./a\"}, \"b\": [{\"source\": \"../b\"}],"
-                       " \"c\": {\"version\": \"1\"}}, \"resource\": {}}";
+    const char *text =
+        "{\"module\": {\"a\": {\"source\": \"./a\"}, \"b\": [{\"source\": \"../b\"}],"
+        " \"c\": {\"version\": \"1\"}}, \"resource\": {}}";
     cr_assert_eq(mi_modules_scan_tf_json(text, strlen(text), collect, &f), 0);
     cr_assert_str_eq(f.text.ptr, "0:./a;0:../b;");
     cr_assert_eq(mi_modules_scan_tf_json("[1]", 3, collect, &f), MI_ERR);

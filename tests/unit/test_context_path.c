@@ -79,8 +79,8 @@ Test(path, environment_names)
     cr_assert_not(mi_path_env_name_valid("../x"));
     cr_assert_not(mi_path_env_name_valid("a b"));
     cr_assert_not(mi_path_env_name_valid("$(id)"));
-    cr_assert_not(mi_path_env_name_valid(
-        "a123456789012345678901234567890123456789012345678901234567890123"));
+    cr_assert_not(
+        mi_path_env_name_valid("a123456789012345678901234567890123456789012345678901234567890123"));
 }
 
 Test(path, globs)
@@ -110,7 +110,8 @@ Test(path, glob_is_not_exponential)
     /* Classic backtracking blow-up inputs finish at once with the table. */
     cr_assert_not(mi_path_glob_match("**/**/**/**/**/**/**/**/**/**/**/**/b",
                                      "a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/c"));
-    cr_assert_not(mi_path_glob_match("*a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    cr_assert_not(
+        mi_path_glob_match("*a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 
 Test(path, directory_sets_prune_a_walk)

@@ -60,11 +60,9 @@ static char *select_after(struct fixture *f, const char *branch)
     struct mi_context *ctx = NULL;
     cr_assert_eq(mi_context_local(&ctx, branch), 0);
     struct mi_changes *ch = NULL;
-    cr_assert_eq(mi_changes_for_context(&ch, f->r->repo, ctx, f->c1, c2), 0, "%s",
-                 mi_error_last());
+    cr_assert_eq(mi_changes_for_context(&ch, f->r->repo, ctx, f->c1, c2), 0, "%s", mi_error_last());
     struct mi_selection *s = NULL;
-    cr_assert_eq(mi_select_environments(&s, f->cfg, ctx, ch, f->r->repo), 0, "%s",
-                 mi_error_last());
+    cr_assert_eq(mi_select_environments(&s, f->cfg, ctx, ch, f->r->repo), 0, "%s", mi_error_last());
     mi_buf b = MI_BUF_INIT;
     if (!s->n)
         mi_buf_addf(&b, "skip:%s", s->skip_reason);
@@ -88,11 +86,11 @@ static char *select_after(struct fixture *f, const char *branch)
     return mi_buf_detach(&b);
 }
 
-#define EXPECT(f, branch, want)                                                                 \
-    do {                                                                                        \
-        char *got_ = select_after(f, branch);                                                   \
-        cr_assert_str_eq(got_, want);                                                           \
-        free(got_);                                                                             \
+#define EXPECT(f, branch, want)                                                                    \
+    do {                                                                                           \
+        char *got_ = select_after(f, branch);                                                      \
+        cr_assert_str_eq(got_, want);                                                              \
+        free(got_);                                                                                \
     } while (0)
 
 Test(select, module_chain_selects_the_environment)
@@ -151,16 +149,18 @@ Test(select, no_op_changes_skip)
 {
     struct fixture f;
     fixture_init(&f);
-    EXPECT(&f, "main", "skip:no changed path is in the directory, the watched paths or the "
-                       "local modules of an environment of branch 'main' (environments/dev, "
-                       "environments/staging): 0 changed paths examined");
+    EXPECT(&f, "main",
+           "skip:no changed path is in the directory, the watched paths or the "
+           "local modules of an environment of branch 'main' (environments/dev, "
+           "environments/staging): 0 changed paths examined");
     mi_test_repo_write(f.r, "docs/README.md", "more docs\n");
     char *got = select_after(&f, "main");
     cr_assert(strstr(got, "): 1 changed path examined"), "%s", got);
     free(got);
-    EXPECT(&f, "feature/x", "skip:branch 'feature/x' is not the branch of any environment "
-                            "(environments: dev (branch main), staging (branch main), "
-                            "production (branch release))");
+    EXPECT(&f, "feature/x",
+           "skip:branch 'feature/x' is not the branch of any environment "
+           "(environments: dev (branch main), staging (branch main), "
+           "production (branch release))");
     fixture_free(&f);
 }
 

@@ -62,8 +62,8 @@ Test(expiry, configured_limit_and_never)
 Test(expiry, unreadable_or_future_time_is_refused)
 {
     struct mi_expiry e;
-    const char *bad[] = {NULL, "", "2025-01-31", "2025-01-31T12:00:00", "2025-01-31T12:00:00Z ",
-                         "yesterday"};
+    const char *bad[] = {
+        NULL, "", "2025-01-31", "2025-01-31T12:00:00", "2025-01-31T12:00:00Z ", "yesterday"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(mi_expiry_check(&e, bad[i], 0, CREATED_S), MI_EREFUSED, "accepted %s",
                      bad[i] ? bad[i] : "NULL");
@@ -81,10 +81,17 @@ Test(expiry, ages_read_well)
     struct {
         long long s;
         const char *want;
-    } cases[] = {{0, "0 seconds"},          {1, "1 second"},        {59, "59 seconds"},
-                 {60, "1 minute"},          {3599, "59 minutes"},   {3600, "1 hour"},
-                 {DAY, "1 day"},            {DAY + 3 * 3600, "1 day 3 hours"},
-                 {2 * DAY + 3600, "2 days 1 hour"}, {10 * DAY + 3600, "10 days"}, {-5, "0 seconds"}};
+    } cases[] = {{0, "0 seconds"},
+                 {1, "1 second"},
+                 {59, "59 seconds"},
+                 {60, "1 minute"},
+                 {3599, "59 minutes"},
+                 {3600, "1 hour"},
+                 {DAY, "1 day"},
+                 {DAY + 3 * 3600, "1 day 3 hours"},
+                 {2 * DAY + 3600, "2 days 1 hour"},
+                 {10 * DAY + 3600, "10 days"},
+                 {-5, "0 seconds"}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         mi_buf b = MI_BUF_INIT;
         mi_expiry_format_age(&b, cases[i].s);
@@ -99,14 +106,14 @@ Test(expiry, durations_parse)
     struct {
         const char *text;
         long long want;
-    } ok[] = {{"7d", 7 * DAY}, {"36h", 36 * 3600}, {"90m", 5400}, {"600s", 600}, {"600", 600},
-              {"never", -1}};
+    } ok[] = {{"7d", 7 * DAY}, {"36h", 36 * 3600}, {"90m", 5400},
+              {"600s", 600},   {"600", 600},       {"never", -1}};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         cr_assert_eq(mi_expiry_parse_duration(&v, ok[i].text), 0, "%s", mi_error_last());
         cr_assert_eq(v, ok[i].want, "%s", ok[i].text);
     }
-    const char *bad[] = {"", "0d", "-1d", "+1d", " 7d", "7dd", "7w", "d", "7 d", "99999999999d",
-                         NULL};
+    const char *bad[] = {"",   "0d", "-1d", "+1d",          " 7d", "7dd",
+                         "7w", "d",  "7 d", "99999999999d", NULL};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(mi_expiry_parse_duration(&v, bad[i]), MI_EUSAGE, "accepted '%s'",
                      bad[i] ? bad[i] : "NULL");

@@ -40,24 +40,31 @@ static struct mi_plandiff_summary *summary_of(const char *res, const char *outs,
 Test(plandiff, summary_keeps_only_the_change_set_sorted)
 {
     struct mi_plandiff_summary *s = summary_of(
-        RC("z.last", "\"create\"", "") "," RC("a.first", "\"delete\",\"create\"", "") ","
-        RC("m.same", "\"no-op\"", "") "," RC("m.moved", "\"no-op\"", "\"previous_address\":\"m.old\",")
-        "," RC("d.data", "\"read\"", "") "," RC("c.cbd", "\"create\",\"delete\"", "") ","
-        RC("u.upd", "\"update\"", "") "," RC("x.gone", "\"delete\"", "")
-        "," RC("x.gone", "\"delete\"", "\"deposed\":\"abcd1234\","),
+        RC("z.last", "\"create\"", "") "," RC("a.first", "\"delete\",\"create\"", "") "," RC(
+            "m.same", "\"no-op\"",
+            "") "," RC("m.moved", "\"no-op\"",
+                       "\"previous_address\":\"m.old\",") "," RC("d.data", "\"read\"",
+                                                                 "") "," RC("c.cbd",
+                                                                            "\"create\",\"delete\"",
+                                                                            "") "," RC("u.upd",
+                                                                                       "\"update\"",
+                                                                                       "") "," RC("x.gone",
+                                                                                                  "\"delete\"",
+                                                                                                  "") "," RC("x.gone",
+                                                                                                             "\"delete\"",
+                                                                                                             "\"deposed\":\"abcd1234\","),
         "\"url\":{\"actions\":[\"update\"],\"before\":\"a\",\"after\":\"b\"},"
         "\"same\":{\"actions\":[\"no-op\"],\"before\":\"a\",\"after\":\"a\"}",
         "1111111111111111111111111111111111111111");
     mi_buf json = MI_BUF_INIT;
     mi_plandiff_summary_to_json(&json, s);
-    cr_assert_str_eq(json.ptr,
-                     "{\"format\":\"mlinfra.plan-summary/1\","
-                     "\"head_sha\":\"1111111111111111111111111111111111111111\","
-                     "\"outputs\":{\"url\":\"update\"},"
-                     "\"resources\":{\"a.first\":\"replace\",\"c.cbd\":\"replace\","
-                     "\"d.data\":\"read\",\"m.moved\":\"move\",\"u.upd\":\"update\","
-                     "\"x.gone\":\"delete\",\"x.gone (deposed abcd1234)\":\"delete\","
-                     "\"z.last\":\"create\"}}");
+    cr_assert_str_eq(json.ptr, "{\"format\":\"mlinfra.plan-summary/1\","
+                               "\"head_sha\":\"1111111111111111111111111111111111111111\","
+                               "\"outputs\":{\"url\":\"update\"},"
+                               "\"resources\":{\"a.first\":\"replace\",\"c.cbd\":\"replace\","
+                               "\"d.data\":\"read\",\"m.moved\":\"move\",\"u.upd\":\"update\","
+                               "\"x.gone\":\"delete\",\"x.gone (deposed abcd1234)\":\"delete\","
+                               "\"z.last\":\"create\"}}");
 
     /* The JSON reads back to the same summary, byte for byte. */
     struct mi_plandiff_summary *back = NULL;
@@ -141,18 +148,17 @@ Test(plandiff, parse_refuses_what_is_not_a_summary)
                      MI_ERR, "accepted %s", cases[i].json);
         cr_assert_null(s);
         cr_assert(strstr(mi_error_last(), "plan summary x.json"), "%s", mi_error_last());
-        cr_assert(strstr(mi_error_last(), cases[i].want), "%s: %s", cases[i].json,
-                  mi_error_last());
+        cr_assert(strstr(mi_error_last(), cases[i].want), "%s: %s", cases[i].json, mi_error_last());
     }
 }
 
-static struct mi_plandiff *diff_of(const char *prev_res, const char *prev_out,
-                                   const char *cur_res, const char *cur_out)
+static struct mi_plandiff *diff_of(const char *prev_res, const char *prev_out, const char *cur_res,
+                                   const char *cur_out)
 {
-    struct mi_plandiff_summary *a = summary_of(prev_res, prev_out,
-                                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
-    struct mi_plandiff_summary *b = summary_of(cur_res, cur_out,
-                                               "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+    struct mi_plandiff_summary *a =
+        summary_of(prev_res, prev_out, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    struct mi_plandiff_summary *b =
+        summary_of(cur_res, cur_out, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
     struct mi_plandiff *d = NULL;
     mi_plandiff_compare(&d, a, b);
     mi_plandiff_summary_free(a);
@@ -163,11 +169,11 @@ static struct mi_plandiff *diff_of(const char *prev_res, const char *prev_out,
 Test(plandiff, diff_finds_added_dropped_and_changed)
 {
     struct mi_plandiff *d = diff_of(
-        RC("a.kept", "\"update\"", "") "," RC("b.dropped", "\"create\"", "") ","
-        RC("c.changed", "\"update\"", "") "," RC("e.now_noop", "\"update\"", ""),
+        RC("a.kept", "\"update\"", "") "," RC("b.dropped", "\"create\"", "") "," RC(
+            "c.changed", "\"update\"", "") "," RC("e.now_noop", "\"update\"", ""),
         "\"gone\":{\"actions\":[\"create\"],\"before\":null,\"after\":1}",
-        RC("a.kept", "\"update\"", "") "," RC("c.changed", "\"delete\",\"create\"", "") ","
-        RC("d.added", "\"create\"", "") "," RC("e.now_noop", "\"no-op\"", ""),
+        RC("a.kept", "\"update\"", "") "," RC("c.changed", "\"delete\",\"create\"", "") "," RC(
+            "d.added", "\"create\"", "") "," RC("e.now_noop", "\"no-op\"", ""),
         "\"new\":{\"actions\":[\"create\"],\"before\":null,\"after\":1}");
     cr_assert_eq(d->len, 6);
     cr_assert_eq(d->added, 2);
@@ -223,8 +229,8 @@ Test(plandiff, diff_finds_added_dropped_and_changed)
 
 Test(plandiff, same_change_set_says_no_difference)
 {
-    struct mi_plandiff *d = diff_of(RC("a.b", "\"create\"", ""), NULL, RC("a.b", "\"create\"", ""),
-                                    NULL);
+    struct mi_plandiff *d =
+        diff_of(RC("a.b", "\"create\"", ""), NULL, RC("a.b", "\"create\"", ""), NULL);
     cr_assert_eq(d->len, 0);
     cr_assert_eq(d->unchanged, 1);
     mi_buf md = MI_BUF_INIT;

@@ -72,9 +72,9 @@ static void *late_serve(void *arg)
         int status = s->script[s->next < s->script_len ? s->next++ : s->script_len - 1];
         s->requests++;
         char resp[256];
-        int len = snprintf(resp, sizeof(resp),
-                           "HTTP/1.1 %d X\r\nConnection: close\r\nContent-Length: 2\r\n\r\nOK",
-                           status);
+        int len =
+            snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 %d X\r\nConnection: close\r\nContent-Length: 2\r\n\r\nOK", status);
         ssize_t w = write(c, resp, (size_t)len);
         (void)w;
         close(c);
@@ -150,9 +150,13 @@ Test(probe, service_that_comes_up_late_is_reachable)
     struct late_server late;
     late_init(&late, script, 2, 2);
     struct seen seen = {.late = &late};
-    struct mi_probe_options o = {.base = late.url, .path = "/health", .max_tries = 6,
-                                 .try_timeout_ms = 5000, .base_delay_ms = 5,
-                                 .on_attempt = on_attempt, .ctx = &seen};
+    struct mi_probe_options o = {.base = late.url,
+                                 .path = "/health",
+                                 .max_tries = 6,
+                                 .try_timeout_ms = 5000,
+                                 .base_delay_ms = 5,
+                                 .on_attempt = on_attempt,
+                                 .ctx = &seen};
     struct mi_probe_result r = MI_PROBE_RESULT_INIT;
     cr_assert_eq(mi_probe_run(&r, &o), 0, "%s", mi_error_last());
     late_stop(&late);
@@ -190,8 +194,12 @@ Test(probe, service_that_never_comes_up_is_unreachable_after_max_tries)
     struct late_server late;
     late_init(&late, script, 1, 99); /* never listens */
     struct seen seen = {0};
-    struct mi_probe_options o = {.base = late.url, .path = "health", .max_tries = 3,
-                                 .base_delay_ms = 1, .on_attempt = on_attempt, .ctx = &seen};
+    struct mi_probe_options o = {.base = late.url,
+                                 .path = "health",
+                                 .max_tries = 3,
+                                 .base_delay_ms = 1,
+                                 .on_attempt = on_attempt,
+                                 .ctx = &seen};
     struct mi_probe_result r = MI_PROBE_RESULT_INIT;
     cr_assert_eq(mi_probe_run(&r, &o), 0, "%s", mi_error_last());
     late_stop(&late);
@@ -211,8 +219,11 @@ Test(probe, server_that_never_answers_times_out)
     struct mi_httpstub *stub = mi_httpstub_start();
     /* Accepts, then says nothing for longer than a try may take. */
     mi_httpstub_push(stub, &(struct mi_httpstub_response){200, NULL, "OK", .delay_ms = 600});
-    struct mi_probe_options o = {.base = mi_httpstub_url(stub), .path = "/health",
-                                 .max_tries = 2, .try_timeout_ms = 150, .base_delay_ms = 1};
+    struct mi_probe_options o = {.base = mi_httpstub_url(stub),
+                                 .path = "/health",
+                                 .max_tries = 2,
+                                 .try_timeout_ms = 150,
+                                 .base_delay_ms = 1};
     struct mi_probe_result r = MI_PROBE_RESULT_INIT;
     cr_assert_eq(mi_probe_run(&r, &o), 0, "%s", mi_error_last());
     cr_assert_not(r.reachable);
@@ -228,8 +239,10 @@ Test(probe, total_time_limit_stops_the_tries)
     struct mi_httpstub *stub = mi_httpstub_start();
     mi_httpstub_push(stub, &(struct mi_httpstub_response){503, NULL, "starting"});
     /* The second wait (200 ms) would end after the 100 ms budget: the probe stops early. */
-    struct mi_probe_options o = {.base = mi_httpstub_url(stub), .max_tries = 10,
-                                 .total_timeout_ms = 100, .base_delay_ms = 200};
+    struct mi_probe_options o = {.base = mi_httpstub_url(stub),
+                                 .max_tries = 10,
+                                 .total_timeout_ms = 100,
+                                 .base_delay_ms = 200};
     struct mi_probe_result r = MI_PROBE_RESULT_INIT;
     cr_assert_eq(mi_probe_run(&r, &o), 0, "%s", mi_error_last());
     cr_assert_not(r.reachable);
@@ -244,8 +257,8 @@ Test(probe, server_error_is_not_reachable_with_its_status)
 {
     struct mi_httpstub *stub = mi_httpstub_start();
     mi_httpstub_push(stub, &(struct mi_httpstub_response){500, NULL, "secret internal detail"});
-    struct mi_probe_options o = {.base = mi_httpstub_url(stub), .path = "/health",
-                                 .max_tries = 3, .base_delay_ms = 1};
+    struct mi_probe_options o = {
+        .base = mi_httpstub_url(stub), .path = "/health", .max_tries = 3, .base_delay_ms = 1};
     struct mi_probe_result r = MI_PROBE_RESULT_INIT;
     cr_assert_eq(mi_probe_run(&r, &o), 0, "%s", mi_error_last());
     cr_assert_not(r.reachable);
@@ -266,8 +279,8 @@ Test(probe, healthy_range_is_configurable)
 {
     struct mi_httpstub *stub = mi_httpstub_start();
     mi_httpstub_push(stub, &(struct mi_httpstub_response){302, "Location: /login\r\n", ""});
-    struct mi_probe_options o = {.base = mi_httpstub_url(stub), .max_tries = 1,
-                                 .healthy_min = 200, .healthy_max = 399};
+    struct mi_probe_options o = {
+        .base = mi_httpstub_url(stub), .max_tries = 1, .healthy_min = 200, .healthy_max = 399};
     struct mi_probe_result r = MI_PROBE_RESULT_INIT;
     cr_assert_eq(mi_probe_run(&r, &o), 0, "%s", mi_error_last());
     cr_assert(r.reachable);
@@ -296,8 +309,8 @@ Test(probe, large_healthy_body_is_discarded)
 Test(probe, bad_addresses_are_usage_errors)
 {
     struct mi_probe_result r = MI_PROBE_RESULT_INIT;
-    const char *bad[] = {"", "file:///etc/passwd", "ftp://host/", "http://user:pw@host/",
-                         "http://", "host name", "http://h/\n"};
+    const char *bad[] = {"",        "file:///etc/passwd", "ftp://host/", "http://user:pw@host/",
+                         "http://", "host name",          "http://h/\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct mi_probe_options o = {.base = bad[i]};
         cr_assert_eq(mi_probe_run(&r, &o), MI_EUSAGE, "accepted '%s'", bad[i]);
@@ -316,7 +329,8 @@ Test(probe, url_joins_base_and_path)
         {"20.1.2.3", "/health", "http://20.1.2.3/health"},
         {"20.1.2.3:5000", "health", "http://20.1.2.3:5000/health"},
         {"https://mlflow.example.com/", "/health", "https://mlflow.example.com/health"},
-        {"HTTPS://mlflow.example.com/base/", "/api/2.0/ping", "HTTPS://mlflow.example.com/base/api/2.0/ping"},
+        {"HTTPS://mlflow.example.com/base/", "/api/2.0/ping",
+         "HTTPS://mlflow.example.com/base/api/2.0/ping"},
         {"http://h", NULL, "http://h/"},
         {"http://h?x=1", NULL, "http://h?x=1"},
     };
@@ -335,10 +349,16 @@ Test(probe, url_joins_base_and_path)
 
 Test(health, section_shows_both_outcomes_escaped)
 {
-    struct mi_probe_result ok = {.url = "http://20.1.2.3/health", .reachable = 1,
-                                 .status = 200, .latency_ms = 85, .attempts = 3};
-    struct mi_probe_result bad = {.url = "http://x|y/health", .status = 500, .latency_ms = -1,
-                                  .attempts = 10, .elapsed_ms = 62000,
+    struct mi_probe_result ok = {.url = "http://20.1.2.3/health",
+                                 .reachable = 1,
+                                 .status = 200,
+                                 .latency_ms = 85,
+                                 .attempts = 3};
+    struct mi_probe_result bad = {.url = "http://x|y/health",
+                                  .status = 500,
+                                  .latency_ms = -1,
+                                  .attempts = 10,
+                                  .elapsed_ms = 62000,
                                   .error = "answered HTTP 500 <b>|@team"};
     struct mi_report_health rows[] = {{"mlflow_url", &ok, 1}, {NULL, &bad, 0}};
     mi_buf out = MI_BUF_INIT;
@@ -356,16 +376,19 @@ Test(health, section_shows_both_outcomes_escaped)
 
     rows[1].required = 1;
     mi_report_health_section(&out, rows, 2);
-    cr_assert(strstr(out.ptr, "**The health check failed the job:** 1 required service"),
-              "%s", out.ptr);
+    cr_assert(strstr(out.ptr, "**The health check failed the job:** 1 required service"), "%s",
+              out.ptr);
     mi_buf_release(&out);
 }
 
 Test(health, masked_values_never_appear)
 {
     mi_log_mask("s3cr3t-token");
-    struct mi_probe_result r = {.url = "http://h/health?key=s3cr3t-token", .status = 0,
-                                .latency_ms = -1, .attempts = 1, .timed_out = 1,
+    struct mi_probe_result r = {.url = "http://h/health?key=s3cr3t-token",
+                                .status = 0,
+                                .latency_ms = -1,
+                                .attempts = 1,
+                                .timed_out = 1,
                                 .error = "GET http://h/health?key=s3cr3t-token: timed out"};
     struct mi_report_health row = {"svc", &r, 0};
     mi_buf out = MI_BUF_INIT;
@@ -383,8 +406,11 @@ Test(health, masked_values_never_appear)
 
 Test(health, line_for_reachable_service)
 {
-    struct mi_probe_result r = {.url = "http://h/health", .reachable = 1, .status = 200,
-                                .latency_ms = 12345, .attempts = 1};
+    struct mi_probe_result r = {.url = "http://h/health",
+                                .reachable = 1,
+                                .status = 200,
+                                .latency_ms = 12345,
+                                .attempts = 1};
     mi_buf out = MI_BUF_INIT;
     mi_report_health_line(&out, &r);
     cr_assert_str_eq(out.ptr, "http://h/health: reachable (HTTP 200, 12 s, 1 try)");

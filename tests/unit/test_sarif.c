@@ -26,8 +26,7 @@ static void dump(const char *name, const mi_buf *doc)
     if (!dir || !*dir)
         return;
     char *path = mi_xasprintf("%s/%s.sarif", dir, name);
-    cr_assert_eq(mi_fs_write_file_atomic(path, doc->ptr, doc->len, 0644), 0, "%s",
-                 mi_error_last());
+    cr_assert_eq(mi_fs_write_file_atomic(path, doc->ptr, doc->len, 0644), 0, "%s", mi_error_last());
     free(path);
 }
 
@@ -97,8 +96,8 @@ Test(sarif, violation_points_at_the_tf_declaration_and_the_feature_step)
     cr_assert_str_eq(sget(doc, "runs.0.tool.driver.name"), "mlinfra");
     cr_assert_str_eq(sget(doc, "runs.0.automationDetails.id"), "mlinfra/policies/production/");
     json_t *run = json_array_get(json_object_get(doc, "runs"), 0);
-    json_t *rules = json_object_get(json_object_get(json_object_get(run, "tool"), "driver"),
-                                    "rules");
+    json_t *rules =
+        json_object_get(json_object_get(json_object_get(run, "tool"), "driver"), "rules");
     json_t *results = json_object_get(run, "results");
     cr_assert_gt(json_array_size(rules), 5, "every scenario is a rule");
     cr_assert_gt(json_array_size(results), 0);
@@ -109,7 +108,8 @@ Test(sarif, violation_points_at_the_tf_declaration_and_the_feature_step)
     json_t *res;
     json_array_foreach(results, i, res)
     {
-        if (strcmp(sget(res, "ruleId"), "cluster/the-default-node-pool-uses-a-vm-size-within-budget") == 0)
+        if (strcmp(sget(res, "ruleId"),
+                   "cluster/the-default-node-pool-uses-a-vm-size-within-budget") == 0)
             found = res;
         /* ruleIndex points at the rule with that id. */
         json_t *rule = json_array_get(rules, json_integer_value(json_object_get(res, "ruleIndex")));
@@ -173,9 +173,8 @@ Test(sarif, dev_plan_is_its_own_category_and_points_at_real_files)
     /* Every location of every rule and result names a file of the repository. */
     size_t i;
     json_t *rule;
-    json_array_foreach(json_object_get(json_object_get(json_object_get(run, "tool"), "driver"),
-                                       "rules"),
-                       i, rule)
+    json_array_foreach(
+        json_object_get(json_object_get(json_object_get(run, "tool"), "driver"), "rules"), i, rule)
     {
         char *p = mi_test_path(sget(rule, "properties.feature"));
         cr_assert(mi_fs_exists(p), "%s", p);
@@ -213,21 +212,44 @@ Test(sarif, hand_made_result)
          .error_reason = "bad \xc3 type"},
     };
     struct mi_policy_scenario rows[2] = {
-        {.keyword = "Scenario Outline", .name = "Rows - row 0", .line = 5, .state = MI_POLICY_FAILED,
-         .failures = fails, .nfailures = 2, .row = 0, .cells = cells, .ncells = 1},
-        {.keyword = "Scenario Outline", .name = "Rows - row 1", .line = 5, .state = MI_POLICY_PASSED,
+        {.keyword = "Scenario Outline",
+         .name = "Rows - row 0",
+         .line = 5,
+         .state = MI_POLICY_FAILED,
+         .failures = fails,
+         .nfailures = 2,
+         .row = 0,
+         .cells = cells,
+         .ncells = 1},
+        {.keyword = "Scenario Outline",
+         .name = "Rows - row 1",
+         .line = 5,
+         .state = MI_POLICY_PASSED,
          .row = 1},
     };
-    struct mi_policy_scenario plain = {.keyword = "Scenario", .name = "Raises \xe2\x82", .line = 10,
-                                       .tags = tags, .ntags = 1, .state = MI_POLICY_FAILED,
-                                       .steps = steps, .nsteps = 2, .row = -1};
+    struct mi_policy_scenario plain = {.keyword = "Scenario",
+                                       .name = "Raises \xe2\x82",
+                                       .line = 10,
+                                       .tags = tags,
+                                       .ntags = 1,
+                                       .state = MI_POLICY_FAILED,
+                                       .steps = steps,
+                                       .nsteps = 2,
+                                       .row = -1};
     struct mi_policy_item items[] = {
-        {.is_outline = 1, .keyword = "Scenario Outline", .name = "Rows", .line = 5, .rows = rows,
+        {.is_outline = 1,
+         .keyword = "Scenario Outline",
+         .name = "Rows",
+         .line = 5,
+         .rows = rows,
          .nrows = 2},
         {.scenario = &plain},
     };
     struct mi_policy_feature f = {.path = "/nonexistent/outside/my policies/x.feature",
-                                  .name = "X", .line = 1, .items = items, .nitems = 2,
+                                  .name = "X",
+                                  .line = 1,
+                                  .items = items,
+                                  .nitems = 2,
                                   .state = MI_POLICY_FAILED};
     struct mi_policy_result r = {.features = &f, .nfeatures = 1, .violations = 2};
 
@@ -244,7 +266,8 @@ Test(sarif, hand_made_result)
     json_t *doc = json_loadb(text.ptr, text.len, 0, &jerr);
     cr_assert_not_null(doc, "%s", jerr.text);
     json_t *run = json_array_get(json_object_get(doc, "runs"), 0);
-    json_t *rules = json_object_get(json_object_get(json_object_get(run, "tool"), "driver"), "rules");
+    json_t *rules =
+        json_object_get(json_object_get(json_object_get(run, "tool"), "driver"), "rules");
     cr_assert_eq(json_array_size(rules), 2, "outline rows share one rule");
     cr_assert_str_eq(sget(rules, "0.id"), "x/rows");
     cr_assert_str_eq(sget(rules, "1.id"), "x/raises");
@@ -268,11 +291,10 @@ Test(sarif, hand_made_result)
     cr_assert(strstr(sget(results, "2.message.text"), "TypeError: bad \xef\xbf\xbd type"), "%s",
               sget(results, "2.message.text"));
     cr_assert(strstr(sget(results, "2.properties.scenario"), "Raises \xef\xbf\xbd"));
-    json_t *region = json_object_get(json_object_get(json_array_get(json_object_get(
-                                                         json_array_get(results, 2), "locations"),
-                                                                     0),
-                                                     "physicalLocation"),
-                                     "region");
+    json_t *region = json_object_get(
+        json_object_get(json_array_get(json_object_get(json_array_get(results, 2), "locations"), 0),
+                        "physicalLocation"),
+        "region");
     cr_assert_eq(json_integer_value(json_object_get(region, "startLine")), 12);
     /* Warnings and violations differ in fingerprint; the same finding has the same one. */
     cr_assert_str_neq(sget(results, "0.partialFingerprints.mlinfraPolicyFinding/v1"),
@@ -295,8 +317,8 @@ Test(sarif, empty_result_is_a_valid_empty_run)
     dump("empty", &text);
     json_t *doc = json_loads(text.ptr, 0, NULL);
     cr_assert_not_null(doc);
-    cr_assert_eq(json_array_size(json_object_get(json_array_get(json_object_get(doc, "runs"), 0),
-                                                 "results")),
+    cr_assert_eq(json_array_size(
+                     json_object_get(json_array_get(json_object_get(doc, "runs"), 0), "results")),
                  0);
     json_decref(doc);
     mi_buf_release(&text);

@@ -79,8 +79,7 @@ static struct mi_seal_expect expect_for(const char *env, long long pr, const cha
 }
 
 /* Seals a plan of len bytes as (env, pr, sha) into <name>.sealed; returns the sealed path. */
-static char *seal_plan(const char *name, size_t len, const char *env, long long pr,
-                       const char *sha)
+static char *seal_plan(const char *name, size_t len, const char *env, long long pr, const char *sha)
 {
     char *plan = mi_xasprintf("%s/%s.plan", dir, name);
     char *sealed = mi_xasprintf("%s/%s.sealed", dir, name);
@@ -145,8 +144,14 @@ static void round_trip(size_t len)
 
 Test(seal, round_trips_plans_of_every_shape)
 {
-    size_t sizes[] = {0, 1, 1000, MI_SEAL_CHUNK_SIZE - 1, MI_SEAL_CHUNK_SIZE,
-                      MI_SEAL_CHUNK_SIZE + 1, 3 * MI_SEAL_CHUNK_SIZE, 3 * MI_SEAL_CHUNK_SIZE + 17};
+    size_t sizes[] = {0,
+                      1,
+                      1000,
+                      MI_SEAL_CHUNK_SIZE - 1,
+                      MI_SEAL_CHUNK_SIZE,
+                      MI_SEAL_CHUNK_SIZE + 1,
+                      3 * MI_SEAL_CHUNK_SIZE,
+                      3 * MI_SEAL_CHUNK_SIZE + 17};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         round_trip(sizes[i]);
 }
@@ -160,8 +165,9 @@ Test(seal, sealed_size_is_predicted_exactly)
         cr_assert_eq(mi_seal_header_read_file(&h, sealed), 0, "%s", mi_error_last());
         struct stat st;
         cr_assert_eq(stat(sealed, &st), 0);
-        cr_assert_eq((uint64_t)st.st_size, mi_seal_sealed_size(sizes[i], h.binding_len, MI_SEAL_CHUNK_SIZE),
-                     "size %zu", sizes[i]);
+        cr_assert_eq((uint64_t)st.st_size,
+                     mi_seal_sealed_size(sizes[i], h.binding_len, MI_SEAL_CHUNK_SIZE), "size %zu",
+                     sizes[i]);
         mi_seal_binding_release(&h.binding);
         free(sealed);
     }
@@ -227,9 +233,9 @@ Test(seal, rejects_bad_keys_without_echoing_them)
     cr_assert_eq(mi_seal_keyring_from_base64(&k, KEY_A, "AAAA"), MI_EUSAGE);
     cr_assert(strstr(mi_error_last(), "MLINFRA_PLAN_KEY_PREVIOUS"), "%s", mi_error_last());
     /* URL-safe, unpadded, with a trailing newline: accepted. */
-    cr_assert_eq(mi_seal_keyring_from_base64(&k, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\n",
-                                             NULL),
-                 0, "%s", mi_error_last());
+    cr_assert_eq(
+        mi_seal_keyring_from_base64(&k, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\n", NULL), 0,
+        "%s", mi_error_last());
 }
 
 Test(seal, sealer_rewind_reproduces_the_same_bytes)
@@ -277,8 +283,8 @@ Test(seal, sealer_rewind_reproduces_the_same_bytes)
     struct mi_unsealer *u;
     cr_assert_eq(mi_unsealer_new(&u, &k, &e, NULL, NULL), 0);
     for (size_t i = 0; i < total; i += 1000)
-        cr_assert_eq(mi_unsealer_write(u, all + i, total - i < 1000 ? total - i : 1000), 0,
-                     "%s", mi_error_last());
+        cr_assert_eq(mi_unsealer_write(u, all + i, total - i < 1000 ? total - i : 1000), 0, "%s",
+                     mi_error_last());
     cr_assert_eq(mi_unsealer_finish(u), 0, "%s", mi_error_last());
     mi_unsealer_free(u);
     mi_sealer_free(s);
@@ -399,11 +405,10 @@ static void assert_refused(const void *data, size_t len, const char *env, long l
     struct mi_seal_expect e = expect_for(env, pr, sha);
     mi_error_clear();
     int rc = mi_unseal_file(&k, &e, tampered, plan, NULL);
-    cr_assert_eq(rc, MI_EREFUSED, "%s: accepted or wrong code %d: %s", what, rc,
-                 mi_error_last());
+    cr_assert_eq(rc, MI_EREFUSED, "%s: accepted or wrong code %d: %s", what, rc, mi_error_last());
     for (size_t i = 0; words[i]; i++)
-        cr_assert(strstr(mi_error_last(), words[i]), "%s: message lacks '%s': %s", what,
-                  words[i], mi_error_last());
+        cr_assert(strstr(mi_error_last(), words[i]), "%s: message lacks '%s': %s", what, words[i],
+                  mi_error_last());
     assert_no_output(plan);
     mi_seal_keyring_wipe(&k);
     unlink(tampered);

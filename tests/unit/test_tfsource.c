@@ -23,8 +23,7 @@ static void put(const char *dir, const char *name, const char *text)
     free(p);
 }
 
-static void assert_at(const struct mi_tfsource *s, const char *address, const char *file,
-                      int line)
+static void assert_at(const struct mi_tfsource *s, const char *address, const char *file, int line)
 {
     const struct mi_tfsource_block *b = mi_tfsource_find(s, address);
     cr_assert_not_null(b, "no block for %s", address);
@@ -35,26 +34,26 @@ static void assert_at(const struct mi_tfsource *s, const char *address, const ch
 Test(tfsource, finds_top_level_blocks_only)
 {
     const char *text =
-        "# resource \"fake\" \"comment\" {\n"                    /* 1 */
-        "resource \"azurerm_resource_group\" \"main\" {\n"       /* 2 */
+        "# resource \"fake\" \"comment\" {\n"                                        /* 1 */
+        "resource \"azurerm_resource_group\" \"main\" {\n"                           /* 2 */
         "  name = \"rg-${var.env}-\\\"quoted\\\" resource \\\"x\\\" \\\"y\\\" {\"\n" /* 3 */
-        "  tags = { a = \"}\" }\n"                               /* 4 */
-        "}\n"                                                    /* 5 */
-        "/* resource \"fake\" \"block\" {\n"                     /* 6 */
-        "*/\n"                                                   /* 7 */
-        "locals {\n"                                             /* 8 */
-        "  script = <<-EOT\n"                                    /* 9 */
-        "    resource \"fake\" \"heredoc\" {\n"                  /* 10 */
-        "    }\n"                                                /* 11 */
-        "  EOT\n"                                                /* 12 */
-        "  nested = { resource = \"x\" }\n"                      /* 13 */
-        "}\n"                                                    /* 14 */
-        "data \"azurerm_client_config\" \"current\" {}\n"        /* 15 */
-        "resource aws_instance web {\n"                          /* 16 */
-        "  user_data = \"${jsonencode({ a = \"}\" })}\"\n"       /* 17 */
-        "}\n"                                                    /* 18 */
-        "  resource \"kubernetes_namespace\" \"mlflow\" {  // why\n" /* 19 */
-        "}\n";                                                   /* 20 */
+        "  tags = { a = \"}\" }\n"                                                   /* 4 */
+        "}\n"                                                                        /* 5 */
+        "/* resource \"fake\" \"block\" {\n"                                         /* 6 */
+        "*/\n"                                                                       /* 7 */
+        "locals {\n"                                                                 /* 8 */
+        "  script = <<-EOT\n"                                                        /* 9 */
+        "    resource \"fake\" \"heredoc\" {\n"                                      /* 10 */
+        "    }\n"                                                                    /* 11 */
+        "  EOT\n"                                                                    /* 12 */
+        "  nested = { resource = \"x\" }\n"                                          /* 13 */
+        "}\n"                                                                        /* 14 */
+        "data \"azurerm_client_config\" \"current\" {}\n"                            /* 15 */
+        "resource aws_instance web {\n"                                              /* 16 */
+        "  user_data = \"${jsonencode({ a = \"}\" })}\"\n"                           /* 17 */
+        "}\n"                                                                        /* 18 */
+        "  resource \"kubernetes_namespace\" \"mlflow\" {  // why\n"                 /* 19 */
+        "}\n";                                                                       /* 20 */
     struct mi_tfsource *s = NULL;
     mi_tfsource_scan_text(&s, text, strlen(text), "main.tf");
     cr_assert_eq(s->len, 4, "%zu blocks", s->len);
@@ -76,9 +75,17 @@ Test(tfsource, finds_top_level_blocks_only)
 
 Test(tfsource, survives_garbage)
 {
-    const char *texts[] = {"", "\"", "resource \"a\" \"b\"", "${${${", "<<", "<<EOF\nx",
-                           "}}}}resource \"a\" \"b\" {", "/*", "resource \"a\" \"b\" \"c\" {}",
-                           "resource \"a\" {}", "resource \"a\" \"${x}\" {}"};
+    const char *texts[] = {"",
+                           "\"",
+                           "resource \"a\" \"b\"",
+                           "${${${",
+                           "<<",
+                           "<<EOF\nx",
+                           "}}}}resource \"a\" \"b\" {",
+                           "/*",
+                           "resource \"a\" \"b\" \"c\" {}",
+                           "resource \"a\" {}",
+                           "resource \"a\" \"${x}\" {}"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         struct mi_tfsource *s = NULL;
         mi_tfsource_scan_text(&s, texts[i], strlen(texts[i]), "x.tf");
@@ -103,15 +110,16 @@ Test(tfsource, follows_local_modules_with_their_prefix)
 {
     char *tmp = mi_test_tmpdir();
     put(tmp, "environments/dev/main.tf",
-          "module \"app\" {\n  source = \"../../modules/app\"\n  n = 1\n}\n"
-          "module \"remote\" {\n  source = \"hashicorp/consul/aws\"\n}\n"
-          "resource \"random_id\" \"x\" {}\n");
+        "module \"app\" {\n  source = \"../../modules/app\"\n  n = 1\n}\n"
+        "module \"remote\" {\n  source = \"hashicorp/consul/aws\"\n}\n"
+        "resource \"random_id\" \"x\" {}\n");
     put(tmp, "environments/dev/skipped.tf.json", "{\"resource\":{}}");
     put(tmp, "modules/app/main.tf",
-          "\nresource \"helm_release\" \"this\" {\n}\nmodule \"db\" {\n  source = \"./db\"\n}\n"
-          "module \"loop\" {\n  source = \"../app\"\n}\n");
-    put(tmp, "modules/app/db/db.tf", "\n\n\nresource \"azurerm_postgresql_flexible_server\" "
-                                       "\"db\" {\n}\n");
+        "\nresource \"helm_release\" \"this\" {\n}\nmodule \"db\" {\n  source = \"./db\"\n}\n"
+        "module \"loop\" {\n  source = \"../app\"\n}\n");
+    put(tmp, "modules/app/db/db.tf",
+        "\n\n\nresource \"azurerm_postgresql_flexible_server\" "
+        "\"db\" {\n}\n");
     char *cwd = getcwd(NULL, 0);
     cr_assert_eq(chdir(tmp), 0);
     struct mi_tfsource *s = NULL;
@@ -136,7 +144,8 @@ Test(tfsource, reference_environment)
     char *dev = mi_test_path("environments/dev");
     struct mi_tfsource *s = NULL;
     cr_assert_eq(mi_tfsource_scan(&s, dev), 0, "%s", mi_error_last());
-    const struct mi_tfsource_block *b = mi_tfsource_find(s, "module.cluster.azurerm_kubernetes_cluster.this");
+    const struct mi_tfsource_block *b =
+        mi_tfsource_find(s, "module.cluster.azurerm_kubernetes_cluster.this");
     if (!b) {
         for (size_t i = 0; i < s->len; i++)
             cr_log_info("%s %s:%d", s->blocks[i].address, s->blocks[i].file, s->blocks[i].line);
