@@ -216,6 +216,7 @@ struct run {
     char *health_name;             /* the output probed */
     int health_failed;             /* unreachable and apply.health_check.fail_on_unreachable */
 
+    int cancelled; /* the signal that cancelled the run, once noticed */
     enum outcome outcome;
     int error_code; /* for OUT_ERROR: the MI_E* code */
     char *why;      /* one line: what happened */
@@ -371,6 +372,20 @@ static void on_step_end(void *ctx, const char *title, int exit_code, long elapse
     (void)ctx;
     mi_log_group_end();
     mi_log_debug("%s: exit code %d after %ld ms", title, exit_code, elapsed_ms);
+}
+
+/* A cancelled workflow sends SIGTERM and kills us a few seconds later. Once the signal has
+ * stopped what was running, the cleanup must still reach the store - mark the plan, release
+ * the Azure lease - and every HTTP transfer gives up while the flag is set; so the flag is
+ * noted here and cleared. A second signal sets it again and cuts the cleanup short (the
+ * lease then expires by itself). */
+static void note_cancel(struct run *r)
+{
+    int sig = mi_cancel_requested();
+    if (sig) {
+        r->cancelled = sig;
+        mi_cancel_reset();
+    }
 }
 
 static void mask_secret(void *ctx, const char *secret)
@@ -1069,6 +1084,7 @@ static int phase_terraform(struct run *r)
                          r->pr);
     }
     if (rc == MI_ECANCELLED) {
+        note_cancel(r);
         mark_failed(r, "cancelled during terraform apply");
         return stop_with(r, OUT_CANCELLED, rc,
                          "cancelled during terraform apply, which was interrupted: the state "
@@ -1394,7 +1410,8 @@ static void phase_report(struct run *r)
                           r->pr);
             fwrite(section.ptr, 1, section.len, stdout);
             fflush(stdout);
-        } else if (mi_cancel_requested()) {
+        } else if (r->cancelled || mi_cancel_requested()) {
+            /* The runner kills us shortly: the log and the summary have the report. */
             mi_log_warn("cancelled: the pull request's comment was not updated");
         } else {
             char *url = NULL;
@@ -1540,12 +1557,13 @@ int mi_cmd_apply(int argc, char **argv)
         phase_outputs(&r);
 
 finish:
+    note_cancel(&r);
     unlock(&r);
     if (r.outcome == OUT_NONE) {
         r.outcome = OUT_ERROR;
         r.why = mi_xstrdup(mi_error_last());
     }
-    if (mi_cancel_requested() && r.outcome == OUT_ERROR)
+    if (r.cancelled && r.outcome == OUT_ERROR)
         r.outcome = OUT_CANCELLED;
     deploy_finish(&r);
     if (r.env) {

@@ -33,6 +33,8 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "report/sarif.h"
+#include "terraform/tfsource.h"
 #include "util/banned.h"
 
 static const char usage[] =
@@ -60,6 +62,8 @@ static const char usage[] =
     "  --lock-timeout DUR    how long terraform waits for the state lock (default 5m)\n"
     "  --timeout SECONDS     time limit of each terraform command (default 3600)\n"
     "  --plan-out FILE       keep a copy of the saved plan here (it holds secrets)\n"
+    "  --sarif FILE          write the policy results as SARIF 2.1.0 to FILE, for code\n"
+    "                        scanning (docs/extras.md)\n"
     "  --no-comment          do not post the comment (the summary and outputs are written)\n"
     "  --github-output FILE  step outputs (default: $GITHUB_OUTPUT)\n"
     "  --step-summary FILE   job summary (default: $GITHUB_STEP_SUMMARY)\n"
@@ -91,6 +95,7 @@ struct options {
     const char *lock_timeout;
     const char *timeout;
     const char *plan_out;
+    const char *sarif;
     const char *github_output;
     const char *step_summary;
     int no_comment;
@@ -162,6 +167,7 @@ static int parse_options(int argc, char **argv, struct options *o, int *help)
             take(argc, argv, &i, "--lock-timeout", &o->lock_timeout, &err) ||
             take(argc, argv, &i, "--timeout", &o->timeout, &err) ||
             take(argc, argv, &i, "--plan-out", &o->plan_out, &err) ||
+            take(argc, argv, &i, "--sarif", &o->sarif, &err) ||
             take(argc, argv, &i, "--github-output", &o->github_output, &err) ||
             take(argc, argv, &i, "--step-summary", &o->step_summary, &err)) {
             if (err)
@@ -451,6 +457,32 @@ done:
     return rc;
 }
 
+/* Issue 9: --sarif FILE, the policy results as SARIF 2.1.0 (report/sarif.h), pointed at the
+ * .tf lines of the environment's resources. Written even without results (an empty run), so
+ * an upload step after this one always finds a file; failing to write it is a warning. */
+static void write_sarif(const char *path, const struct mi_policy_result *result,
+                        const char *repo, const char *workdir, const char *environment,
+                        const struct mi_tfplan *plan)
+{
+    struct mi_tfsource *sources = NULL;
+    if (mi_tfsource_scan(&sources, workdir) < 0)
+        mi_log_warn("--sarif: results point at the feature files only: %s", mi_error_last());
+    struct mi_sarif_options so = {0};
+    so.repo_root = repo;
+    so.sources = sources;
+    so.environment = environment;
+    so.secrets = plan ? (const char *const *)plan->sensitive : NULL;
+    so.secrets_len = plan ? plan->sensitive_len : 0;
+    mi_buf out = MI_BUF_INIT;
+    if (mi_sarif_render(&out, result, &so) < 0 ||
+        mi_fs_write_file_atomic(path, out.ptr, out.len, 0644) < 0)
+        mi_log_warn("--sarif: %s", mi_error_last());
+    else
+        mi_log_info("wrote the policy results as SARIF to %s", path);
+    mi_buf_release(&out);
+    mi_tfsource_free(sources);
+}
+
 /* ---- reporting ------------------------------------------------------------------------- */
 
 struct report_targets {
@@ -730,6 +762,8 @@ report:;
             mi_log_error("mlinfra plan: %s", in.policy_note);
         }
     }
+    if (o.sarif)
+        write_sarif(o.sarif, policy_result, repo, workdir, target.name, plan);
     sodium_memzero(json.ptr, json.len);
     mi_buf_release(&json);
     /* The sealed plan, for mlinfra apply (cmd/planstore.h; added with issue 8). A plan that

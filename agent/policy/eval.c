@@ -406,6 +406,73 @@ mi_value py_dict1(struct ev *ev, mi_key *key, const mi_value *v)
     return mi_v_dict_of(kv, 1);
 }
 
+/* ==== string sets ======================================================================= */
+
+static size_t str_hash(const char *s, size_t len)
+{
+    size_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int strset_find(const struct ev_strset *set, const char *s, size_t len, size_t *slot)
+{
+    size_t h = str_hash(s, len) & (set->cap - 1);
+    while (set->slot[h]) {
+        if (set->len[h] == len && memcmp(set->slot[h], s, len) == 0) {
+            *slot = h;
+            return 1;
+        }
+        h = (h + 1) & (set->cap - 1);
+    }
+    *slot = h;
+    return 0;
+}
+
+int ev_strset_has(const struct ev_strset *set, const char *s, size_t len)
+{
+    size_t slot;
+    return set->cap && strset_find(set, s, len, &slot);
+}
+
+int ev_strset_add(struct ev_strset *set, const char *s, size_t len)
+{
+    if ((set->n + 1) * 2 > set->cap) {
+        struct ev_strset bigger = {0};
+        bigger.cap = set->cap ? set->cap * 2 : 64;
+        bigger.slot = mi_xcalloc(bigger.cap, sizeof(*bigger.slot));
+        bigger.len = mi_xcalloc(bigger.cap, sizeof(*bigger.len));
+        for (size_t i = 0; i < set->cap; i++) {
+            if (!set->slot[i])
+                continue;
+            size_t slot;
+            strset_find(&bigger, set->slot[i], set->len[i], &slot);
+            bigger.slot[slot] = set->slot[i];
+            bigger.len[slot] = set->len[i];
+            bigger.n++;
+        }
+        ev_strset_release(set);
+        *set = bigger;
+    }
+    size_t slot;
+    if (strset_find(set, s, len, &slot))
+        return 0;
+    set->slot[slot] = s;
+    set->len[slot] = len;
+    set->n++;
+    return 1;
+}
+
+void ev_strset_release(struct ev_strset *set)
+{
+    free(set->slot);
+    free(set->len);
+    memset(set, 0, sizeof(*set));
+}
+
 /* ==== regular expressions ================================================================ */
 
 struct rx_entry {

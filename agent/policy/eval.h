@@ -182,6 +182,18 @@ mi_value py_list(struct ev *ev, const mi_value *items, size_t n);
 /* A one-entry dict {key: v}. */
 mi_value py_dict1(struct ev *ev, mi_key *key, const mi_value *v);
 
+/* A set of strings (addresses) for de-duplication in O(1), so that a plan with thousands of
+ * resources does not cost a quadratic scan. Strings are borrowed. */
+struct ev_strset {
+    const char **slot;
+    size_t *len;
+    size_t n, cap;
+};
+/* Adds s; returns 1 when it was new, 0 when it was there already. */
+int ev_strset_add(struct ev_strset *set, const char *s, size_t len);
+int ev_strset_has(const struct ev_strset *set, const char *s, size_t len);
+void ev_strset_release(struct ev_strset *set);
+
 /* ---- terraform-compliance's Match (eval.c) ------------------------------------------------ */
 
 int m_equals(struct ev *ev, const mi_value *a, const mi_value *b, int *out);

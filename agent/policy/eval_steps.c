@@ -75,19 +75,21 @@ static int address_list(struct ev *ev, const mi_value *list, mi_value *out)
     size_t n;
     TRY(py_iter(ev, list, &items, &n));
     mi_vlist res = MI_VLIST_INIT;
+    struct ev_strset seen = {0};
     mi_value key = mi_v_str_static("address", 7);
     for (size_t i = 0; i < n; i++) {
         int in;
-        if (py_in(ev, &key, &items[i], &in) < 0) {
-            mi_vlist_release(&res);
-            return -1;
-        }
+        if (py_in(ev, &key, &items[i], &in) < 0)
+            goto fail;
         if (!in)
             continue;
         mi_value a;
-        if (py_getitem(ev, &items[i], "address", &a) < 0) {
-            mi_vlist_release(&res);
-            return -1;
+        if (py_getitem(ev, &items[i], "address", &a) < 0)
+            goto fail;
+        if (a.kind == MI_V_STR) {
+            if (ev_strset_add(&seen, a.u.s, a.n))
+                mi_vlist_push(&res, a);
+            continue;
         }
         int dup = 0;
         for (size_t k = 0; k < res.n; k++)
@@ -96,8 +98,13 @@ static int address_list(struct ev *ev, const mi_value *list, mi_value *out)
         if (!dup)
             mi_vlist_push(&res, a);
     }
+    ev_strset_release(&seen);
     *out = mi_vlist_finish(&res, &ev->a);
     return 0;
+fail:
+    ev_strset_release(&seen);
+    mi_vlist_release(&res);
+    return -1;
 }
 
 static void cumulative_extend(struct ev *ev, const mi_value *stash)
@@ -1206,18 +1213,26 @@ static int step_contain(struct ev *ev, const struct pstep *ps, enum contain_mode
         if (mode == CM_HAS_NOT) {
             mi_value *items;
             size_t n;
+            struct ev_strset have = {0};
+            for (size_t k = 0; k < addrs.n; k++)
+                if (addrs.items[k].kind == MI_V_STR)
+                    ev_strset_add(&have, addrs.items[k].u.s, addrs.items[k].n);
             rc = py_iter(ev, &stash, &items, &n);
             for (size_t i = 0; i < n && rc == 0; i++) {
                 mi_value addr;
                 if ((rc = py_getitem(ev, &items[i], "address", &addr)) < 0)
                     break;
                 int in = 0;
-                for (size_t k = 0; k < addrs.n; k++)
-                    if (py_eq(&addrs.items[k], &addr))
-                        in = 1;
+                if (addr.kind == MI_V_STR)
+                    in = ev_strset_has(&have, addr.u.s, addr.n);
+                else
+                    for (size_t k = 0; k < addrs.n; k++)
+                        if (py_eq(&addrs.items[k], &addr))
+                            in = 1;
                 if (!in)
                     mi_vlist_push(&props, items[i]);
             }
+            ev_strset_release(&have);
             mi_vlist_release(&addrs);
             if (rc < 0) {
                 mi_vlist_release(&props);

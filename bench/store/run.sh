@@ -60,25 +60,29 @@ local_env=(MLINFRA_STORE="file://$out/local" AZURE_STORAGE_BLOB_ENDPOINT= AZURE_
 measure() {
     local label=$1
     shift
-    local rates=() rss=()
+    local rates=() cpus=() rss=()
     for _ in $(seq "$runs"); do
         line=$("$@")
-        rates+=("$(sed -n 's/.*mb_per_s=\([0-9.]*\).*/\1/p' <<<"$line")")
+        rates+=("$(sed -n 's/.* mb_per_s=\([0-9.]*\).*/\1/p' <<<"$line")")
+        cpus+=("$(sed -n 's/.*mb_per_cpu_s=\([0-9.]*\).*/\1/p' <<<"$line")")
         rss+=("$(sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' <<<"$line")")
     done
     local mid=$(((runs + 1) / 2))
-    local rate rmed rmax
+    local rate cpu rmed rmax
     rate=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "${mid}p")
+    cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "${mid}p")
     rmed=$(printf '%s\n' "${rss[@]}" | sort -n | sed -n "${mid}p")
     rmax=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
-    awk -v l="$label" -v r="$rate" -v m="$rmed" -v x="$rmax" \
-        'BEGIN { printf "| %-34s | %8s | %7.1f | %7.1f |\n", l, r, m / 1024, x / 1024 }'
+    awk -v l="$label" -v r="$rate" -v c="$cpu" -v m="$rmed" -v x="$rmax" \
+        'BEGIN { printf "| %-34s | %8s | %8s | %7.1f | %7.1f |\n", l, r, c, m / 1024, x / 1024 }'
 }
 
 echo "plan: ${size_mb} MB, runs: $runs, Azurite: $mode persistence"
 echo
-echo "| operation                          |   MB/s   | peak RSS MiB (median) | (max) |"
-echo "| ---------------------------------- | -------- | ------- | ------- |"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| operation                          | MB/s wall | MB/s per CPU-second | peak RSS MiB, median | max |"
+echo "| ---------------------------------- | -------- | -------- | ------- | ------- |"
 measure "SHA-256 of the plan (pre-pass)" "$out/bench_store" sha "$out/plan"
 measure "seal alone (to /dev/null)" "$out/bench_store" seal "$out/plan" /dev/null
 measure "seal + upload to Azurite" env "${azure_env[@]}" "$out/bench_store" put "$out/plan"
@@ -87,3 +91,5 @@ cmp -s "$out/plan" "$out/plan.out" || { echo "round trip differs" >&2; exit 1; }
 measure "seal + store, local directory" env "${local_env[@]}" "$out/bench_store" put "$out/plan"
 measure "fetch + unseal, local directory" env "${local_env[@]}" "$out/bench_store" get "$out/plan.out"
 cmp -s "$out/plan" "$out/plan.out" || { echo "round trip differs" >&2; exit 1; }
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

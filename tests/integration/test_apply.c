@@ -267,10 +267,23 @@ static int tf_runs(struct world *w, const char *sub)
 
 /* ---- history ----------------------------------------------------------------------------- */
 
+/* terraform's working directories are not part of any commit (a real repository ignores
+ * them; the test's commits take the whole working tree, and a reset keeps them). */
+static void clean_terraform_dirs(struct world *w)
+{
+    for (int i = 0; i < 2; i++) {
+        char *tfdir = mi_xasprintf("%s/environments/%s/.terraform", w->r->dir,
+                                   i ? "production" : "dev");
+        mi_test_rmtree(tfdir);
+        free(tfdir);
+    }
+}
+
 /* A pull request: from `from`, the files written (path, content, ... NULL) committed. */
 static char *pr_commit(struct world *w, const char *from, const char *message, ...)
 {
     mi_test_repo_reset(w->r, from);
+    clean_terraform_dirs(w);
     va_list ap;
     va_start(ap, message);
     for (const char *p; (p = va_arg(ap, const char *));)
@@ -994,11 +1007,12 @@ Test(apply, concurrent_applies_are_serialized)
     lo.holder = "the test";
     cr_assert_eq(mi_store_lock(s, "dev", &lo, &held), 0, "%s", mi_error_last());
 
+    int inits = tf_runs(&w, "init"); /* the plan's */
     struct bg a = start_apply(&w, w.base, merge, "a", NULL);
     struct bg b = start_apply(&w, w.base, merge, "b", NULL);
     wait_for_text(a.err_path, "waiting up to");
     wait_for_text(b.err_path, "waiting up to");
-    cr_assert_eq(tf_runs(&w, "init"), 0, "an apply went on without the lock");
+    cr_assert_eq(tf_runs(&w, "init"), inits, "an apply went on without the lock");
     cr_assert_eq(mi_store_unlock(held), 0, "%s", mi_error_last());
 
     int ea = wait_exit(&a), eb = wait_exit(&b);
@@ -1035,7 +1049,7 @@ Test(apply, cancelled_apply_releases_the_lock)
     struct bg a = start_apply(&w, w.base, merge, "a", slow);
     wait_for_text(w.tflog, "\tapply\t");
     /* The double has started applying; give it the workflow's cancellation. */
-    wait_for_text(a.err_path, "== terraform apply");
+    wait_for_text(a.err_path, "::group::terraform apply");
     cr_assert_eq(kill(a.pid, SIGTERM), 0);
     int ea = wait_exit(&a);
     char *ta = bg_err(&a);
@@ -1153,6 +1167,22 @@ static void plan_production(struct world *w, long long pr, const char *head)
     free(event);
 }
 
+/* "MLINFRA_NOW=@<epoch>": a moment on the next given weekday (0 Sunday .. 6 Saturday) in
+ * both UTC and Amsterdam time, within 6 days and 3 hours from now - so the change windows
+ * see that day while a plan made now is not yet too old (apply.plan_max_age, 7 days) and
+ * not in the future. */
+static char *now_on(int wday)
+{
+    time_t t = time(NULL) + 60;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    if (tm.tm_hour >= 21) /* Amsterdam is already on the next day */
+        t += (24 - tm.tm_hour) * 3600 + 1800;
+    gmtime_r(&t, &tm);
+    t += ((wday - tm.tm_wday + 7) % 7) * 86400;
+    return mi_xasprintf("MLINFRA_NOW=@%lld", (long long)t);
+}
+
 static void apply_production(struct mi_test_run *out, struct world *w, const char *merge,
                              const char *const *extra)
 {
@@ -1189,11 +1219,12 @@ Test(apply, required_approval_and_closed_change_window_block_with_exit_3)
     free(json);
 
     /* No approving review: blocked. */
+    int inits = tf_runs(&w, "init"); /* the plan's */
     struct mi_test_run r;
     apply_production(&r, &w, merge, NULL);
     cr_assert_eq(r.exit_code, 3, "(%d):\n%s", r.exit_code, r.err.ptr);
     cr_assert(strstr(r.err.ptr, "requires an approving review"), "%s", r.err.ptr);
-    cr_assert_eq(tf_runs(&w, "init"), 0);
+    cr_assert_eq(tf_runs(&w, "init"), inits);
     cr_assert(file_has(&w, "output", "result=blocked\n"));
 
     /* Approved, but a change window closes production on Fridays. */
@@ -1208,22 +1239,24 @@ Test(apply, required_approval_and_closed_change_window_block_with_exit_3)
                        "    environments: [production]\n    days: [fri]\n"
                        "    message: Not on Fridays.\n");
     /* The window file is read from the checkout; commit it on top of the merge. */
+    clean_terraform_dirs(&w);
     char *with_window = mi_test_repo_commit(w.r, "change windows");
     json = mi_xasprintf("{\"repos\":[{\"full_name\":\"" REPO "\",\"pulls\":[{\"number\":31,"
                         "\"head_sha\":\"%s\",\"merged\":true,\"merge_commit_sha\":\"%s\"}]}]}",
                         head, with_window);
     mi_test_github_seed(w.gh, json);
     free(json);
-    const char *const friday[] = {"MLINFRA_NOW=2025-11-21T10:00:00Z", NULL};
+    char *on_friday = now_on(5), *on_monday = now_on(1);
+    const char *const friday[] = {on_friday, NULL};
     struct mi_test_run f;
     apply_production(&f, &w, with_window, friday);
     cr_assert_eq(f.exit_code, 3, "(%d):\n%s", f.exit_code, f.err.ptr);
     cr_assert(strstr(f.err.ptr, "change window"), "%s", f.err.ptr);
     cr_assert(strstr(f.err.ptr, "Not on Fridays"), "%s", f.err.ptr);
-    cr_assert_eq(tf_runs(&w, "init"), 0);
+    cr_assert_eq(tf_runs(&w, "init"), inits);
 
     /* On Monday the same run applies. */
-    const char *const monday[] = {"MLINFRA_NOW=2025-11-24T10:00:00Z", NULL};
+    const char *const monday[] = {on_monday, NULL};
     struct mi_test_run m;
     apply_production(&m, &w, with_window, monday);
     cr_assert_eq(m.exit_code, 0, "(%d):\n%s", m.exit_code, m.err.ptr);
@@ -1233,6 +1266,8 @@ Test(apply, required_approval_and_closed_change_window_block_with_exit_3)
     mi_test_run_release(&r);
     mi_test_run_release(&f);
     mi_test_run_release(&m);
+    free(on_friday);
+    free(on_monday);
     free(with_window);
     free(merge);
     free(head);

@@ -11,6 +11,7 @@
 #include "azuretest.h"
 #include "remote/azure_ad.h"
 #include "remote/azure_blob.h"
+#include "store/store.h"
 #include "testsupport.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -308,6 +309,45 @@ Test(azure_ad, azurite_oauth_mode_accepts_the_federated_token)
     cr_assert(strstr(mi_error_last(), "Storage Blob Data Contributor"), "%s", mi_error_last());
     cr_assert(!strstr(mi_error_last(), "eyJ"), "token leaked: %s", mi_error_last());
     mi_azblob_free(c);
+
+    /* The plan store over the same federation, configured as the agent configures it. */
+    struct seen seen = {0};
+    struct mi_store_config sc = {.endpoint = ep,
+                                 .container = "oauth-store",
+                                 .client_id = CLIENT,
+                                 .tenant_id = TENANT,
+                                 .authority_host = authority,
+                                 .id_token_request_url = id_url,
+                                 .id_token_request_token = REQTOK,
+                                 .ca_file = cert,
+                                 .on_secret = on_token,
+                                 .on_secret_ctx = &seen,
+                                 .retry = &fast};
+    struct mi_store *s = NULL;
+    cr_assert_eq(mi_store_open(&s, &sc, "acme/infra"), 0, "%s", mi_error_last());
+    char *plan = mi_xasprintf("%s/p.plan", dir), *back = mi_xasprintf("%s/back.plan", dir);
+    cr_assert_eq(mi_fs_write_file_atomic(plan, "plan", 4, 0600), 0);
+    struct mi_seal_keyring keys;
+    cr_assert_eq(
+        mi_seal_keyring_from_base64(&keys, "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", NULL),
+        0);
+    struct mi_seal_binding bind = {0};
+    bind.environment = mi_xstrdup("production");
+    bind.pr = 3;
+    bind.head_sha = mi_xstrdup("3333333333333333333333333333333333333333");
+    bind.config_fingerprint = mi_xstrdup("f");
+    bind.terraform_version = mi_xstrdup("1.9.5");
+    cr_assert_eq(mi_store_put(s, &keys, &bind, plan), 0, "%s", mi_error_last());
+    struct mi_seal_expect want = {"acme/infra", "production", 3, bind.head_sha, NULL};
+    cr_assert_eq(mi_store_get(s, &keys, &want, back, 0, NULL), 0, "%s", mi_error_last());
+    struct mi_store_lock *lock = NULL;
+    cr_assert_eq(mi_store_lock(s, "production", NULL, &lock), 0, "%s", mi_error_last());
+    cr_assert_eq(mi_store_unlock(lock), 0, "%s", mi_error_last());
+    cr_assert_eq(seen.calls, 2, "the ID token and the access token are offered for masking");
+    mi_seal_binding_release(&bind);
+    mi_store_free(s);
+    free(plan);
+    free(back);
 
     /* A bearer token is never sent over plain HTTP. */
     bad.endpoint = "http://127.0.0.1:1/devstoreaccount1";

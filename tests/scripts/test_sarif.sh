@@ -4,6 +4,7 @@
 # package @microsoft/jest-sarif (tests/package.json):
 #   - every document the report/sarif unit tests render (reference policies against the
 #     reference plans, a hand-made result with outlines, warnings, redaction, odd paths);
+#   - what `mlinfra plan --sarif FILE` writes (tests/integration/test_apply_extras.c);
 #   - `mlinfra check --format sarif` on the reference plans, once the binary has that command;
 #   - and a broken document is refused, so the validation itself can fail.
 set -euo pipefail
@@ -39,6 +40,18 @@ else
     if ! MLINFRA_SARIF_DUMP_DIR="$tmp/unit" "$build/unit_test_sarif" --jobs=1 >"$tmp/unit.log" 2>&1; then
         cat "$tmp/unit.log"
         fail "unit_test_sarif failed"
+    fi
+    # `mlinfra plan --sarif FILE` end to end (terraform and GitHub doubles).
+    if [ -x "$build/integration_test_apply_extras" ]; then
+        if ! MLINFRA_SARIF_DUMP_DIR="$tmp/unit" "$build/integration_test_apply_extras" --jobs=1 \
+            --filter 'plan_extras/*' >"$tmp/plan.log" 2>&1; then
+            cat "$tmp/plan.log"
+            fail "integration_test_apply_extras (plan --sarif) failed"
+        elif [ ! -f "$tmp/unit/plan-sarif-option.sarif" ]; then
+            fail "plan --sarif wrote no SARIF document"
+        fi
+    else
+        fail "$build/integration_test_apply_extras is not built"
     fi
     count=$(find "$tmp/unit" -name '*.sarif' | wc -l)
     if [ "$count" -lt 4 ]; then

@@ -6,14 +6,19 @@ set -euo pipefail
 root="${MLINFRA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 command -v shellcheck >/dev/null || { echo "shellcheck missing: run scripts/setup-debian.sh"; exit 1; }
 
+# *.sh files, and extension-less files whose first line is a sh/bash shebang (.ci/run);
+# the first lines are read by one awk, not a process per file.
 scripts=()
 while IFS= read -r -d '' f; do
-    case "$f" in
-        *.sh) scripts+=("$f") ;;
-        *) head -n1 "$f" 2>/dev/null | grep -qE '^#!.*[/ ](ba|da)?sh([[:space:]]|$)' && scripts+=("$f") ;;
-    esac
+    scripts+=("$f")
 done < <(find "$root/scripts" "$root/tests" "$root/bench" "$root/.ci" \
-    -path "$root/tests/node_modules" -prune -o -type f -print0 2>/dev/null)
+    -path "$root/tests/node_modules" -prune -o -type f -name '*.sh' -print0 2>/dev/null)
+# shellcheck disable=SC2016 # awk's $0, not the shell's
+while IFS= read -r f; do
+    [ -n "$f" ] && scripts+=("$f")
+done < <(find "$root/scripts" "$root/tests" "$root/bench" "$root/.ci" \
+    -path "$root/tests/node_modules" -prune -o -type f ! -name '*.*' -print0 2>/dev/null |
+    xargs -0 -r awk 'FNR == 1 { if ($0 ~ /^#!.*[\/ ](ba|da)?sh([[:space:]]|$)/) print FILENAME; nextfile }')
 
 if [ "${#scripts[@]}" -lt 5 ]; then
     echo "found only ${#scripts[@]} scripts; the search is broken"

@@ -130,7 +130,8 @@ void mi_test_repo_reset(struct mi_test_repo *r, const char *commit_hex)
     check(git_oid_fromstr(&id, commit_hex), "oid");
     check(git_object_lookup(&obj, r->repo, &id, GIT_OBJECT_COMMIT), "lookup");
     check(git_repository_set_head_detached(r->repo, &id), "detach");
-    git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
+    git_checkout_options opts;
+    check(git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION), "checkout options");
     opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
     check(git_reset(r->repo, obj, GIT_RESET_HARD, &opts), "reset");
     git_object_free(obj);

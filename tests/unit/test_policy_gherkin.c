@@ -104,7 +104,10 @@ Test(policy_gherkin, malformed_files_name_the_line)
     parse_fails("Feature: a\n  Scenario: s\n    Given x\n      \"\"\"\n      never closed\n",
                 "not closed");
     parse_fails("# language: de\nFunktionalität: a\n", "t.feature:1: language 'de'");
-    parse_fails("Feature: a\n  Scenario: s\n    Given x\0y\n", "t.feature:3: binary data");
+    static const char nul[] = "Feature: a\n  Scenario: s\n    Given x\0y\n";
+    struct mi_gh_feature *f = NULL;
+    cr_assert_lt(mi_gh_parse(&f, "t.feature", nul, sizeof(nul) - 1), 0);
+    cr_assert(strstr(mi_error_last(), "t.feature:3: binary data"), "%s", mi_error_last());
     parse_fails("Feature: a\n  Scenario: s\n    \"\"\"\n", "t.feature:3: step text without a step");
 }
 
