@@ -74,7 +74,8 @@ LABEL org.opencontainers.image.title="mlinfra" \
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libjansson4 libgit2-1.5 libsodium23 libyaml-0-2 \
- && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /var/log/apt /var/log/dpkg.log \
+ && rm -rf /var/lib/apt/lists/* /usr/share/man/* /var/log/apt /var/log/dpkg.log \
+ && find /usr/share/doc -type f ! -name copyright -delete \
  && groupadd --system --gid 10001 mlinfra \
  && useradd --system --uid 10001 --gid mlinfra --home-dir /home/mlinfra --create-home \
       --shell /usr/sbin/nologin mlinfra

@@ -120,7 +120,7 @@ def resource(i):
                  {"sse_algorithm": "aws:kms", "kms_master_key_id": "arn:aws:kms:eu-west-1:1:key/" + blob(1, 36)}]}]}]}
         unk = {"id": True, "arn": True}
     # a long description on everything, to reach ~10 kB per change in total
-    v["description"] = blob(1, 2200)
+    v["description"] = blob(1, 2300)
     return t, name, v, unk
 
 
@@ -131,7 +131,7 @@ for i in range(n):
     if i % 4 == 0:
         addr = "module.m%d.%s" % (i % 10, addr)
     actions = [["create"], ["update"], ["delete", "create"], ["no-op"]][i % 4]
-    before = None if actions == ["create"] else dict(v, description=blob(1, 2200))
+    before = None if actions == ["create"] else dict(v, description=blob(1, 2300))
     changes.append({"address": addr, "mode": "managed", "type": t, "name": name,
                     "provider_name": "registry.terraform.io/hashicorp/azurerm",
                     "change": {"actions": actions, "before": before, "after": v, "after_unknown": unk,
