@@ -144,7 +144,7 @@ run() { # run TITLE EVENT_NAME EVENT_FILE
     : >"$work/github_output"
     GITHUB_ACTIONS="" GITHUB_EVENT_NAME="$2" GITHUB_EVENT_PATH="$3" \
         GITHUB_REPOSITORY="example/platform" GITHUB_OUTPUT="$work/github_output" \
-        "$binary" detect --repo "$repo"
+        "$binary" detect --repo "$repo" 2>&1
     echo "--- \$GITHUB_OUTPUT (first lines):"
     grep -E '^(environments|matrix|skip|fork|full_run)=' "$work/github_output"
 }

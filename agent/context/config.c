@@ -801,6 +801,13 @@ int mi_config_discover(struct mi_config *cfg, const char *workdir)
     char **names = NULL;
     size_t n = 0;
     int rc = 0;
+    struct stat rst;
+    if (lstat(root, &rst) == 0 && S_ISLNK(rst.st_mode)) {
+        /* The working tree is the pull request's: a link could point anywhere. */
+        warn(cfg, mi_xasprintf("%s is a symbolic link: no environments discovered",
+                               cfg->environments_dir));
+        goto done;
+    }
     DIR *d = opendir(root);
     if (!d) {
         if (errno != ENOENT && errno != ENOTDIR)

@@ -1408,6 +1408,36 @@ static void fill_scenario(struct ev *ev, const struct pscenario *s, struct mi_po
     }
 }
 
+/* An outline row is named after its outline with the row's values put in for the
+ * placeholders ("tag <t>" -> "tag Name"), which is what a reader of a PR comment or a JUnit
+ * report needs; an outline whose name has no placeholder keeps radish's "name - row N". */
+static void name_row(struct mi_policy_scenario *row, const struct pitem *it)
+{
+    mi_buf b = MI_BUF_INIT;
+    int replaced = 0;
+    for (const char *p = it->name; *p;) {
+        int hit = 0;
+        if (*p == '<') {
+            for (size_t c = 0; c < it->nheader && c < row->ncells; c++) {
+                size_t hl = strlen(it->header[c]);
+                if (!strncmp(p + 1, it->header[c], hl) && p[1 + hl] == '>') {
+                    mi_buf_adds(&b, row->cells[c]);
+                    p += hl + 2;
+                    hit = replaced = 1;
+                    break;
+                }
+            }
+        }
+        if (!hit)
+            mi_buf_addch(&b, *p++);
+    }
+    if (replaced) {
+        free(row->name);
+        row->name = mi_buf_detach(&b);
+    }
+    mi_buf_release(&b);
+}
+
 static void count(struct mi_policy_counts *c, enum mi_policy_state s)
 {
     c->total++;
@@ -1502,6 +1532,8 @@ int mi_policy_evaluate(struct mi_policy_result **out, const struct mi_policy_set
                 for (size_t k = 0; k < pi->nrows; k++) {
                     run_scenario(&ev, &pi->rows[k]);
                     fill_scenario(&ev, &pi->rows[k], &ri->rows[k]);
+                    if (pi->is_outline)
+                        name_row(&ri->rows[k], pi);
                     account_scenario(r, &ri->rows[k]);
                     if (!row_decided && ri->rows[k].state != MI_POLICY_PASSED) {
                         item_state = ri->rows[k].state;

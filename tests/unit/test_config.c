@@ -276,6 +276,16 @@ Test(config, discovers_environment_folders)
     cr_assert_eq(mi_config_discover(cfg, dir), 0);
     cr_assert_eq(cfg->nenvs, 0);
     mi_config_free(cfg);
+    /* A linked environments folder is not followed. */
+    char *envlink = mi_fs_join(dir, "envlink");
+    cr_assert_eq(symlink("environments", envlink), 0);
+    cfg = parse_ok("environments_dir: envlink\n");
+    cr_assert_eq(mi_config_discover(cfg, dir), 0);
+    cr_assert_eq(cfg->nenvs, 0);
+    cr_assert_eq(cfg->nwarnings, 1);
+    cr_assert(strstr(cfg->warnings[0], "symbolic link"));
+    mi_config_free(cfg);
+    free(envlink);
 
     mi_test_rmtree(dir);
     free(link);
