@@ -104,7 +104,7 @@ build_abs="$(cd "$build_dir" && pwd)"
 # Not traced: node (Azurite, the GitHub and OIDC doubles), shells, git and openssl (third-party
 # tools some tests run), and the C test doubles (the terraform double and the fault proxy):
 # valgrind's slowdown breaks their time-limit tests, and the sanitizer build covers them.
-skip='*node*,*azurite*,*/env,*/sh,*/bash,*/git,*/git-*,*git-core*,*openssl*,*/doubles/*,*faultproxy'
+skip='*node*,*azurite*,*/env,*/sh,*/bash,*/git,*/git-*,*git-core*,*openssl*,*/doubles/*,*/faultproxy'
 
 # Runs one executable under valgrind and leaves one tab-separated result line in
 # $out_dir/<exe>/result: name, tests, passed, failed, processes, errors, definite bytes,

@@ -16,7 +16,7 @@
  *                   its configuration fingerprint with the merge commit's
  *   7. terraform    init, apply PLAN (streamed); mark the plan applied, or failed
  *   8. outputs      terraform output -json: the configured outputs, the service address
- *   9. unlock       on every path (the done: label), SIGTERM included (util/cancel.h)
+ *   9. unlock       on every path (the finish: label), SIGTERM included (util/cancel.h)
  *  10. report       job summary, step outputs, the PR comment's "Applied" section
  *
  * Issue 9's extras hook in at marked places: plan expiry in fetch, the GitHub deployment
@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <git2.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,7 @@ struct run {
     int health_failed;             /* unreachable and apply.health_check.fail_on_unreachable */
 
     int cancelled; /* the signal that cancelled the run, once noticed */
+    int unmarked;  /* applied, but marking the plan applied failed (exit 1) */
     enum outcome outcome;
     int error_code; /* for OUT_ERROR: the MI_E* code */
     char *why;      /* one line: what happened */
@@ -435,8 +437,7 @@ static int pick_environment(struct run *r)
     }
     if (!r->env)
         return stop_with(r, OUT_ERROR, MI_EUSAGE,
-                         "no environment is deployed from branch '%s' (use --environment)",
-                         branch);
+                         "no environment is deployed from branch '%s' (use --environment)", branch);
     return 0;
 }
 
@@ -476,7 +477,7 @@ static int phase_context(struct run *r)
                              "event (plan runs on pull requests)",
                              r->ctx->event_name ? r->ctx->event_name : "pull_request");
     }
-    r->repo_dir = mi_xstrdup(o->repo                            ? o->repo
+    r->repo_dir = mi_xstrdup(o->repo                           ? o->repo
                              : env_or_null("GITHUB_WORKSPACE") ? getenv("GITHUB_WORKSPACE")
                                                                : ".");
     char *cfg_path = o->config ? mi_xstrdup(o->config) : mi_fs_join(r->repo_dir, "mlinfra.yml");
@@ -515,10 +516,10 @@ static int phase_context(struct run *r)
                               r->ctx->branch ? r->ctx->branch : "");
         return MI_ERR;
     }
-    const char *pushed = o->sha                                     ? o->sha
+    const char *pushed = o->sha                                    ? o->sha
                          : r->ctx && r->ctx->kind == MI_EVENT_PUSH ? r->ctx->after
-                         : r->ctx                                   ? r->ctx->sha
-                                                                    : env_or_null("GITHUB_SHA");
+                         : r->ctx                                  ? r->ctx->sha
+                                                                   : env_or_null("GITHUB_SHA");
     if (pushed && !mi_context_sha_valid(pushed))
         return stop_with(r, OUT_ERROR, MI_EUSAGE, "'%s' is not a full commit id", pushed);
     char *head = NULL;
@@ -582,8 +583,10 @@ static int resolve_github(struct run *r)
     int fork = !pull->head_repo || strcasecmp(pull->head_repo, r->repository) != 0;
     mi_github_pull_free(pull);
     if (!r->head_sha || !mi_context_sha_valid(r->head_sha))
-        return stop_with(r, OUT_ERROR, MI_ERR, "github: pull request #%lld has no valid head "
-                                               "commit", r->pr);
+        return stop_with(r, OUT_ERROR, MI_ERR,
+                         "github: pull request #%lld has no valid head "
+                         "commit",
+                         r->pr);
     if (fork)
         return stop_with(r, OUT_REFUSED, MI_EREFUSED,
                          "pull request #%lld comes from a fork (or its repository is gone): a "
@@ -663,11 +666,15 @@ static int phase_resolve(struct run *r)
         if (!o->pr || !o->head_sha)
             return stop_with(r, OUT_ERROR, MI_EUSAGE, "--pr and --head-sha go together");
         if (parse_positive(&r->pr, o->pr) < 0)
-            return stop_with(r, OUT_ERROR, MI_EUSAGE, "--pr wants a pull request number, not "
-                                                      "'%s'", o->pr);
+            return stop_with(r, OUT_ERROR, MI_EUSAGE,
+                             "--pr wants a pull request number, not "
+                             "'%s'",
+                             o->pr);
         if (!mi_context_sha_valid(o->head_sha))
-            return stop_with(r, OUT_ERROR, MI_EUSAGE, "--head-sha wants a full commit id, not "
-                                                      "'%s'", o->head_sha);
+            return stop_with(r, OUT_ERROR, MI_EUSAGE,
+                             "--head-sha wants a full commit id, not "
+                             "'%s'",
+                             o->head_sha);
         r->head_sha = mi_xstrdup(o->head_sha);
         mi_log_notice("applying the plan of pull request #%lld (head %.12s), as asked", r->pr,
                       r->head_sha);
@@ -798,8 +805,8 @@ static int phase_fingerprint(struct run *r)
         return stop(r, OUT_ERROR, rc);
     for (size_t i = 0; i < r->fingerprint->nwarnings; i++)
         mi_log_warn("%s", r->fingerprint->warnings[i]);
-    mi_log_debug("configuration fingerprint of '%s' at %.12s: %s (%zu directories)",
-                 r->env->name, r->commit, r->fingerprint->value, r->fingerprint->n);
+    mi_log_debug("configuration fingerprint of '%s' at %.12s: %s (%zu directories)", r->env->name,
+                 r->commit, r->fingerprint->value, r->fingerprint->n);
     return 0;
 }
 
@@ -894,14 +901,14 @@ static int phase_fetch(struct run *r)
         return MI_ERR;
     }
     if (status == MI_STORE_FAILED && !r->o->retry_failed) {
-        rc = stop_with(r, OUT_REFUSED, MI_EREFUSED,
-                       "the plan of pull request #%lld (head %.12s) failed to apply before%s%s%s%s: "
-                       "a failed plan is not retried silently; re-plan (push to the pull request "
-                       "or re-run its plan job), or re-run with --retry-failed after checking the "
-                       "state",
-                       r->pr, r->head_sha, st.status_at ? " at " : "",
-                       st.status_at ? st.status_at : "", st.status_detail ? ": " : "",
-                       st.status_detail ? st.status_detail : "");
+        rc = stop_with(
+            r, OUT_REFUSED, MI_EREFUSED,
+            "the plan of pull request #%lld (head %.12s) failed to apply before%s%s%s%s: "
+            "a failed plan is not retried silently; re-plan (push to the pull request "
+            "or re-run its plan job), or re-run with --retry-failed after checking the "
+            "state",
+            r->pr, r->head_sha, st.status_at ? " at " : "", st.status_at ? st.status_at : "",
+            st.status_detail ? ": " : "", st.status_detail ? st.status_detail : "");
         mi_store_entry_release(&st);
         return rc;
     }
@@ -1098,20 +1105,17 @@ static int phase_terraform(struct run *r)
     }
     rc = mi_store_mark_applied(r->store, r->env->name, r->pr, r->head_sha, r->holder);
     if (rc < 0) {
-        /* terraform did apply; the state's new serial makes the plan stale, so it cannot
-         * run twice even without the mark. */
+        /* terraform did apply, and the report says so; the job fails so that someone looks
+         * at the store. The state's new serial makes the plan stale, so it cannot run twice
+         * even without the mark. */
         mi_log_error("mlinfra apply: the plan was applied but could not be marked so: %s",
                      mi_error_last());
-        r->outcome = OUT_ERROR;
-        r->error_code = rc;
-        r->why = mi_xasprintf("applied, but the plan could not be marked applied: %s",
-                              mi_error_last());
-    } else {
-        r->outcome = OUT_APPLIED;
-        r->why = apply_summary(&r->tf_run.output);
-        if (!r->why)
-            r->why = mi_xstrdup("Apply complete!");
+        r->unmarked = 1;
     }
+    r->outcome = OUT_APPLIED;
+    r->why = apply_summary(&r->tf_run.output);
+    if (!r->why)
+        r->why = mi_xstrdup("Apply complete!");
     return 0;
 }
 
@@ -1235,6 +1239,7 @@ static int exit_code_of(const struct run *r)
 {
     switch (r->outcome) {
     case OUT_APPLIED:
+        return r->unmarked ? MI_EXIT_ERROR : MI_EXIT_OK;
     case OUT_ALREADY:
     case OUT_SKIPPED:
         return MI_EXIT_OK;
@@ -1271,7 +1276,7 @@ static void render_section(mi_buf *out, const struct run *r, const char *when)
     struct mi_report_output *rows = NULL;
     size_t nrows = report_outputs(&rows, r);
     struct mi_report_applied in = {0};
-    in.result = r->outcome == OUT_APPLIED                                   ? MI_REPORT_APPLY_OK
+    in.result = r->outcome == OUT_APPLIED ? MI_REPORT_APPLY_OK
                 : r->outcome == OUT_FAILED || r->outcome == OUT_CANCELLED ||
                         (r->outcome == OUT_ERROR && r->apply_started)
                     ? MI_REPORT_APPLY_FAILED
@@ -1335,7 +1340,7 @@ static void write_step_outputs(const struct run *r, const char *path)
         return;
     mi_buf out = MI_BUF_INIT;
     char num[32];
-    static const char *const reserved[] = {"applied", "result", "pr",      "head_sha",
+    static const char *const reserved[] = {"applied", "result",  "pr",      "head_sha",
                                            "plan_id", "address", "healthy", NULL};
     mi_step_output_add(&out, "applied", r->outcome == OUT_APPLIED ? "true" : "false");
     mi_step_output_add(&out, "result", outcome_name(r->outcome));
@@ -1344,9 +1349,10 @@ static void write_step_outputs(const struct run *r, const char *path)
     mi_step_output_add(&out, "head_sha", r->head_sha ? r->head_sha : "");
     mi_step_output_add(&out, "plan_id", r->plan_id ? r->plan_id : "");
     mi_step_output_add(&out, "address", r->address ? r->address : "");
-    mi_step_output_add(&out, "healthy", !r->health.attempts ? ""
-                                        : r->health.reachable ? "true"
-                                                              : "false");
+    mi_step_output_add(&out, "healthy",
+                       !r->health.attempts   ? ""
+                       : r->health.reachable ? "true"
+                                             : "false");
     for (size_t i = 0; r->env && i < r->env->noutputs; i++) {
         const struct mi_tf_output *o = mi_tf_outputs_find(&r->outputs, r->env->outputs[i]);
         if (!o || o->sensitive)
@@ -1392,8 +1398,9 @@ static void phase_report(struct run *r)
             mi_buf_add(&summary, section.ptr, section.len);
         } else {
             mi_buf line = MI_BUF_INIT;
-            mi_buf_addf(&line, "**%s**: %s\n\n", outcome_name(r->outcome),
-                        r->why ? r->why : "");
+            mi_buf_addf(&line, "**%s**: %s\n\n", outcome_name(r->outcome), r->why ? r->why : "");
+            if (r->outcome == OUT_ALREADY && r->address)
+                mi_buf_addf(&line, "**Service address:** %s\n\n", r->address);
             mi_log_redact(&summary, line.ptr, line.len);
             mi_buf_release(&line);
         }
@@ -1425,8 +1432,7 @@ static void phase_report(struct run *r)
         }
     }
 
-    write_step_outputs(r, r->o->github_output ? r->o->github_output
-                                              : env_or_null("GITHUB_OUTPUT"));
+    write_step_outputs(r, r->o->github_output ? r->o->github_output : env_or_null("GITHUB_OUTPUT"));
     mi_buf_release(&section);
     mi_buf_release(&summary);
 }
@@ -1487,8 +1493,7 @@ static void log_outcome(const struct run *r)
     const char *why = r->why ? r->why : "";
     switch (r->outcome) {
     case OUT_APPLIED:
-        mi_log_notice("environment '%s': applied pull request #%lld: %s", r->env->name, r->pr,
-                      why);
+        mi_log_notice("environment '%s': applied pull request #%lld: %s", r->env->name, r->pr, why);
         if (r->address)
             mi_log_notice("service address: %s", r->address);
         break;
@@ -1519,7 +1524,8 @@ int mi_cmd_apply(int argc, char **argv)
         return MI_EXIT_OK;
     }
     const char *unplanned_mode = o.unplanned ? o.unplanned : env_or_null("MLINFRA_APPLY_UNPLANNED");
-    if (unplanned_mode && strcmp(unplanned_mode, "skip") != 0 && strcmp(unplanned_mode, "fail") != 0)
+    if (unplanned_mode && strcmp(unplanned_mode, "skip") != 0 &&
+        strcmp(unplanned_mode, "fail") != 0)
         return mi_cmd_usage_error("apply", "--unplanned wants skip or fail, not '%s'",
                                   unplanned_mode);
     /* SIGTERM from a cancelled workflow only sets a flag: every phase below returns through

@@ -124,8 +124,9 @@ static int parse_options(int argc, char **argv, struct options *o, int *help)
     if (!o->policies)
         return mi_cmd_usage_error("check", "--policies DIR is required");
     if (o->format && strcmp(o->format, "sarif") != 0 && mi_policy_format_parse(o->format) < 0)
-        return mi_cmd_usage_error("check", "unknown format '%s' (text, json, junit, "
-                                           "terraform-compliance, sarif)",
+        return mi_cmd_usage_error("check",
+                                  "unknown format '%s' (text, json, junit, "
+                                  "terraform-compliance, sarif)",
                                   o->format);
     if (o->environment && !*o->environment)
         return mi_cmd_usage_error("check", "--environment needs a name");
@@ -135,10 +136,9 @@ static int parse_options(int argc, char **argv, struct options *o, int *help)
 /* SARIF (issue 9): the results pointed at the resources' .tf lines, the plan's sensitive
  * values redacted. A configuration or plan model that cannot be read only costs the .tf
  * locations or the extra redaction list (the log registry still applies), with a warning. */
-static int render_sarif(mi_buf *out, const struct options *o,
-                        const struct mi_policy_result *result)
+static int render_sarif(mi_buf *out, const struct options *o, const struct mi_policy_result *result)
 {
-    char *dir = o->tf_dir ? mi_xstrdup(o->tf_dir)
+    char *dir = o->tf_dir        ? mi_xstrdup(o->tf_dir)
                 : o->environment ? mi_xasprintf("environments/%s", o->environment)
                                  : NULL;
     struct mi_tfsource *sources = NULL;

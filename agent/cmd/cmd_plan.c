@@ -25,8 +25,10 @@
 #include "policy/policy.h"
 #include "remote/github.h"
 #include "report/comment.h"
+#include "report/plandiff.h"
 #include "report/step_output.h"
 #include "terraform/changes.h"
+#include "terraform/plandiff.h"
 #include "terraform/runner.h"
 #include "util/buf.h"
 #include "util/cancel.h"
@@ -514,6 +516,54 @@ static void write_outputs(const char *path, const struct mi_tfplan *plan, int ha
     mi_buf_release(&out);
 }
 
+/* The "Changes since the previous plan" section (issue 9): the newest stored plan of the
+ * same environment and pull request for another commit is the previous plan; its companion
+ * summary is compared with this plan's. Appends nothing when there is no previous plan or it
+ * has no summary. Anything that goes wrong is a warning: the section is a courtesy, never a
+ * reason to fail the plan. */
+static void since_previous_section(mi_buf *section, struct mi_store *store, const char *environment,
+                                   long long pr, const char *head_sha,
+                                   const struct mi_plandiff_summary *current)
+{
+    struct mi_store_list l;
+    if (mi_store_list(store, environment, &l) < 0) {
+        mi_log_warn("cannot look for the previous plan to compare with: %s", mi_error_last());
+        return;
+    }
+    /* mi_store_list returns the newest first. */
+    const struct mi_store_entry *prev = NULL;
+    for (size_t i = 0; i < l.len && !prev; i++) {
+        const struct mi_store_entry *e = &l.items[i];
+        if (e->binding.pr == pr && e->binding.head_sha && strcmp(e->binding.head_sha, head_sha))
+            prev = e;
+    }
+    if (!prev) {
+        mi_store_list_release(&l);
+        return;
+    }
+    mi_buf text = MI_BUF_INIT;
+    struct mi_plandiff_summary *previous = NULL;
+    struct mi_plandiff *d = NULL;
+    int rc = mi_store_get_summary(store, environment, pr, prev->binding.head_sha, &text);
+    if (rc == MI_ENOTFOUND) {
+        mi_error_clear();
+        mi_log_info("the previous plan (commit %s) has no change summary to compare with",
+                    prev->binding.head_sha);
+    } else if (rc < 0) {
+        mi_log_warn("cannot read the previous plan's change summary: %s", mi_error_last());
+    } else if (mi_plandiff_summary_parse(&previous, text.ptr, text.len,
+                                         "the previous plan's change summary") < 0) {
+        mi_log_warn("%s", mi_error_last());
+    } else {
+        mi_plandiff_compare(&d, previous, current);
+        mi_report_plandiff_section(section, d, 0);
+    }
+    mi_plandiff_free(d);
+    mi_plandiff_summary_free(previous);
+    mi_buf_release(&text);
+    mi_store_list_release(&l);
+}
+
 /* Posts or updates the comment. Returns 0, or the error code with the message set. */
 static int post_comment(char **url_out, const char *body, const char *environment, long long pr,
                         int *created)
@@ -569,6 +619,9 @@ int mi_cmd_plan(int argc, char **argv)
     struct mi_tf_validation validation = MI_TF_VALIDATION_INIT;
     struct mi_tfplan *plan = NULL;
     mi_buf json = MI_BUF_INIT, comment = MI_BUF_INIT, status = MI_BUF_INIT;
+    mi_buf since = MI_BUF_INIT, summary_json = MI_BUF_INIT;
+    struct mi_plandiff_summary *summary = NULL;
+    struct mi_store *diff_store = NULL;
     char *repo = NULL, *workdir = NULL, *tmpdir = NULL, *plan_file = NULL, *plan_id = NULL;
     char *tf_version = NULL, *comment_url = NULL, *run_url = NULL;
     const char *failed_step = NULL;
@@ -723,6 +776,8 @@ int mi_cmd_plan(int argc, char **argv)
         goto report;
     }
     mi_tf_run_release(&show_run);
+    /* Addresses and actions only, to compare the next plan of this PR with (issue 9). */
+    mi_plandiff_summarize(&summary, plan, head_sha);
     if (plan->terraform_version)
         tf_version = mi_xstrdup(plan->terraform_version);
     rc = plan_sha256(&plan_id, plan_file);
@@ -784,6 +839,15 @@ report:;
             notes[nnotes++] = "MLINFRA_PLAN_KEY is not set, so the plan was not stored: it "
                               "cannot be applied.";
         } else {
+            /* What changed since the previous plan of this PR, read before this plan is
+             * stored. The store is opened once more for it (planstore.c keeps its own). */
+            if (summary && mi_planstore_open(&diff_store, repo, repository, on_store_secret) < 0) {
+                mi_log_warn("cannot open the plan store to compare with the previous plan: %s",
+                            mi_error_last());
+                diff_store = NULL;
+            }
+            if (diff_store)
+                since_previous_section(&since, diff_store, target.name, pr, head_sha, summary);
             struct mi_planstore_plan sp = {repo, repository, target.name, target.directory,
                                            pr,   head_sha,   tf_version,  plan_file};
             if (mi_planstore_put(&sp, on_store_secret, &where) < 0) {
@@ -793,11 +857,22 @@ report:;
                 store_failed = 1;
             } else {
                 mi_log_notice("sealed the plan of pull request #%lld into %s", pr, where);
+                /* Its change summary beside it, for the next plan's comparison. */
+                if (diff_store) {
+                    mi_plandiff_summary_to_json(&summary_json, summary);
+                    if (mi_store_put_summary(diff_store, target.name, pr, head_sha,
+                                             summary_json.ptr, summary_json.len) < 0)
+                        mi_log_warn("cannot store the plan's change summary (the next plan "
+                                    "will not show what changed since this one): %s",
+                                    mi_error_last());
+                }
             }
         }
         free(where);
     }
     in.notes_len = nnotes;
+    if (since.len)
+        in.since_previous = since.ptr;
     mi_report_plan_comment(&comment, &in);
     mi_report_plan_status(&status, &in);
     /* The plan's sensitive values are masked from here on (after rendering, so the runner's
@@ -875,6 +950,10 @@ done:
     mi_buf_release(&json);
     mi_buf_release(&comment);
     mi_buf_release(&status);
+    mi_buf_release(&since);
+    mi_buf_release(&summary_json);
+    mi_plandiff_summary_free(summary);
+    mi_store_free(diff_store);
     mi_tfplan_free(plan);
     mi_tf_validation_release(&validation);
     mi_tf_run_release(&run);

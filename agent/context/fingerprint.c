@@ -80,8 +80,8 @@ static int tree_of(char **out, git_tree *root, const char *dir)
     return 0;
 }
 
-int mi_fingerprint_compute(struct mi_fingerprint **out, git_repository *repo,
-                           const git_oid *commit, const char *env_dir)
+int mi_fingerprint_compute(struct mi_fingerprint **out, git_repository *repo, const git_oid *commit,
+                           const char *env_dir)
 {
     *out = NULL;
     char hex[GIT_OID_HEXSZ + 1];

@@ -41,8 +41,8 @@ struct mi_fingerprint_entry {
 };
 
 struct mi_fingerprint {
-    char *value;  /* "sha256:<64 hex>" */
-    char *commit; /* the commit it was computed at, in hex */
+    char *value;                          /* "sha256:<64 hex>" */
+    char *commit;                         /* the commit it was computed at, in hex */
     struct mi_fingerprint_entry *entries; /* sorted by path, without duplicates */
     size_t n;
     char **warnings;
@@ -51,8 +51,8 @@ struct mi_fingerprint {
 
 /* The fingerprint of the environment whose root configuration is env_dir (repository-
  * relative, normalized) at commit. */
-int mi_fingerprint_compute(struct mi_fingerprint **out, git_repository *repo,
-                           const git_oid *commit, const char *env_dir);
+int mi_fingerprint_compute(struct mi_fingerprint **out, git_repository *repo, const git_oid *commit,
+                           const char *env_dir);
 
 /* The same for a revision (a commit id, "HEAD", any git_revparse syntax; NULL: HEAD) of the
  * repository at repo_dir (opened without searching parent directories). */

@@ -384,11 +384,15 @@ struct node {
     unsigned stamp; /* traversal that last visited it */
 };
 
+struct scanned;
+static void scanned_free(struct scanned *sc);
+
 struct mi_module_graph {
     git_repository *repo;
     git_tree *root;
     struct strmap nodes; /* dir -> struct node * */
     struct strmap trees; /* dir -> git_tree *, NULL when the commit has no such directory */
+    struct strmap blobs; /* blob id + syntax -> struct scanned * */
     unsigned stamp;
 };
 
@@ -429,6 +433,14 @@ void mi_module_graph_free(struct mi_module_graph *g)
             git_tree_free(g->trees.vals[i]);
         }
     }
+    for (size_t i = 0; i < g->blobs.cap; i++) {
+        if (g->blobs.keys[i]) {
+            free(g->blobs.keys[i]);
+            scanned_free(g->blobs.vals[i]);
+        }
+    }
+    free(g->blobs.keys);
+    free(g->blobs.vals);
     free(g->nodes.keys);
     free(g->nodes.vals);
     free(g->trees.keys);
@@ -531,6 +543,71 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* Reads the .tf and .tf.json files of dir (one level, as Terraform does) into n. */
+/* What scanning one file's content found: kept per blob id, because environments share
+ * boilerplate files (backend.tf, versions.tf, variables.tf) byte for byte, and reading and
+ * scanning each copy again was most of the cost of a large graph. */
+struct scanned {
+    enum { SCAN_OK, SCAN_TOO_BIG, SCAN_BAD_JSON } status;
+    char **sources;
+    int *lines;
+    size_t n;
+};
+
+static void collect_source(void *vctx, const char *source, int line)
+{
+    struct scanned *sc = vctx;
+    sc->sources = mi_xrealloc(sc->sources, (sc->n + 1) * sizeof(char *));
+    sc->lines = mi_xrealloc(sc->lines, (sc->n + 1) * sizeof(int));
+    sc->sources[sc->n] = mi_xstrdup(source);
+    sc->lines[sc->n++] = line;
+}
+
+static void scanned_free(struct scanned *sc)
+{
+    if (!sc)
+        return;
+    for (size_t i = 0; i < sc->n; i++)
+        free(sc->sources[i]);
+    free(sc->sources);
+    free(sc->lines);
+    free(sc);
+}
+
+static int scan_blob(struct mi_module_graph *g, const git_tree_entry *e, int json,
+                     const char *file, struct scanned **out)
+{
+    char hex[GIT_OID_HEXSZ + 2];
+    git_oid_tostr(hex, GIT_OID_HEXSZ + 1, git_tree_entry_id(e));
+    /* Native and JSON syntax read the same bytes differently. */
+    size_t len = strlen(hex);
+    hex[len] = json ? 'j' : 't';
+    hex[len + 1] = '\0';
+    int found;
+    *out = strmap_get(&g->blobs, hex, &found);
+    if (found)
+        return 0;
+    git_blob *blob = NULL;
+    if (git_blob_lookup(&blob, g->repo, git_tree_entry_id(e)) < 0) {
+        const git_error *ge = git_error_last();
+        return mi_error_set(MI_ERR, "git: reading '%s': %s", file,
+                            ge && ge->message ? ge->message : "unknown error");
+    }
+    struct scanned *sc = mi_xcalloc(1, sizeof(*sc));
+    const char *text = git_blob_rawcontent(blob);
+    size_t size = (size_t)git_blob_rawsize(blob);
+    if (size > MI_MODULES_MAX_FILE_BYTES)
+        sc->status = SCAN_TOO_BIG;
+    else if (json && mi_modules_scan_tf_json(text, size, collect_source, sc) < 0)
+        sc->status = SCAN_BAD_JSON;
+    else if (!json)
+        mi_modules_scan_tf(text, size, collect_source, sc);
+    git_blob_free(blob);
+    strmap_put(&g->blobs, hex, sc);
+    *out = sc;
+    return 0;
+}
+
+/* Reads the .tf and .tf.json files of dir (one level, as Terraform does) into n. */
 static int parse_dir(struct mi_module_graph *g, struct node *n)
 {
     git_tree *tree = NULL;
@@ -549,29 +626,20 @@ static int parse_dir(struct mi_module_graph *g, struct node *n)
         if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE)
             continue; /* symbolic links are not followed; directories named x.tf are not files */
         char *file = *n->dir ? mi_xasprintf("%s/%s", n->dir, name) : mi_xstrdup(name);
-        git_blob *blob = NULL;
-        if (git_blob_lookup(&blob, g->repo, git_tree_entry_id(e)) < 0) {
-            const git_error *ge = git_error_last();
-            rc = mi_error_set(MI_ERR, "git: reading '%s': %s", file,
-                              ge && ge->message ? ge->message : "unknown error");
-        } else if (git_blob_rawsize(blob) > MI_MODULES_MAX_FILE_BYTES) {
+        struct scanned *sc = NULL;
+        rc = scan_blob(g, e, json, file, &sc);
+        if (!rc && sc->status == SCAN_TOO_BIG)
             node_warn(n, mi_xasprintf("%s: larger than %u bytes; its module blocks were not "
                                       "read",
                                       file, MI_MODULES_MAX_FILE_BYTES));
-        } else {
+        if (!rc && sc->status == SCAN_BAD_JSON)
+            node_warn(n, mi_xasprintf("%s: not a JSON object; its module blocks were not read",
+                                      file));
+        if (!rc) {
             struct parse_ctx pc = {n, file};
-            const char *text = git_blob_rawcontent(blob);
-            size_t len = (size_t)git_blob_rawsize(blob);
-            if (json) {
-                if (mi_modules_scan_tf_json(text, len, on_source, &pc) < 0)
-                    node_warn(n, mi_xasprintf("%s: not a JSON object; its module blocks were "
-                                              "not read",
-                                              file));
-            } else {
-                mi_modules_scan_tf(text, len, on_source, &pc);
-            }
+            for (size_t k = 0; k < sc->n; k++)
+                on_source(&pc, sc->sources[k], sc->lines[k]);
         }
-        git_blob_free(blob);
         free(file);
     }
     return rc;

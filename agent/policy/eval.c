@@ -101,8 +101,7 @@ int ev_fail(struct ev *ev, const char *address, const mi_value *value, const cha
         for (;;) {
             const char *nl = strchr(p, '\n');
             char *line = nl ? mi_xstrndup(p, (size_t)(nl - p)) : mi_xstrdup(p);
-            ev_event(ev, c->no_failure ? MI_PEV_WARNING : MI_PEV_FAILURE, first ? name : "",
-                     line);
+            ev_event(ev, c->no_failure ? MI_PEV_WARNING : MI_PEV_FAILURE, first ? name : "", line);
             free(line);
             first = 0;
             if (!nl)
@@ -246,7 +245,8 @@ int py_in(struct ev *ev, const mi_value *needle, const mi_value *hay, int *out)
         return 0;
     case MI_V_STR:
         if (needle->kind != MI_V_STR)
-            return ev_raise(ev, "TypeError", "'in <string>' requires string as left operand, not %s",
+            return ev_raise(ev, "TypeError",
+                            "'in <string>' requires string as left operand, not %s",
                             type_name(needle));
         if (needle->n == 0) {
             *out = 1;
@@ -715,8 +715,8 @@ static int seek_regex_rec(struct ev *ev, const mi_value *hay, const char *key_na
                 if (value.kind == MI_V_STR) {
                     int m;
                     long end;
-                    if (ev_regex_match(ev, regex, value.u.s, value.n, ci ? MI_RE_IGNORECASE : 0,
-                                       &m, &end) < 0)
+                    if (ev_regex_match(ev, regex, value.u.s, value.n, ci ? MI_RE_IGNORECASE : 0, &m,
+                                       &end) < 0)
                         return -1;
                     if (m)
                         mi_vlist_push(found, mi_v_str(&ev->a, value.u.s, (size_t)end));
@@ -761,8 +761,8 @@ int m_seek_regex_key(struct ev *ev, const mi_value *hay, const char *key_name, c
     return seek_regex(ev, hay, key_name, needle, !ev->ctx.case_sensitive, out);
 }
 
-int seek_regex_key_ci(struct ev *ev, const mi_value *hay, const char *key_name,
-                      const char *needle, mi_value *out)
+int seek_regex_key_ci(struct ev *ev, const mi_value *hay, const char *key_name, const char *needle,
+                      mi_value *out)
 {
     return seek_regex(ev, hay, key_name, needle, 1, out);
 }
@@ -838,8 +838,8 @@ int m_seek_value(struct ev *ev, const char *needle, const mi_value *hay, mi_valu
 
 /* ==== tags (look_for_bdd_tags) ============================================================ */
 
-static const char *const no_failure_tags[] = {"warning",  "no-failure", "no-fail", "info",
-                                              "nofailure", "nofail",    "dontfail"};
+static const char *const no_failure_tags[] = {"warning",   "no-failure", "no-fail", "info",
+                                              "nofailure", "nofail",     "dontfail"};
 static const char *const case_sensitive_tags[] = {"case-sensitive", "case_sensitive",
                                                   "casesensitive", "case-sensitivity"};
 static const char *const no_skip_tags[] = {"noskip", "no-skip", "dontskip", "failonskip",
@@ -1081,8 +1081,8 @@ static int resolve_variable(struct ev *ev, const char *text, mi_value *out, int 
                     mi_vlist_release(&next);
                     goto done;
                 } else {
-                    rc = ev_raise(ev, "TypeError", "'%s' object is not subscriptable",
-                                  type_name(r));
+                    rc =
+                        ev_raise(ev, "TypeError", "'%s' object is not subscriptable", type_name(r));
                     mi_vlist_release(&next);
                     goto done;
                 }
@@ -1395,8 +1395,8 @@ static void fill_scenario(struct ev *ev, const struct pscenario *s, struct mi_po
                 struct mi_policy_step *st = &out->steps[i];
                 if (st->state != MI_POLICY_FAILED)
                     continue;
-                out->failures = mi_xrealloc(out->failures,
-                                            (out->nfailures + 1) * sizeof(*out->failures));
+                out->failures =
+                    mi_xrealloc(out->failures, (out->nfailures + 1) * sizeof(*out->failures));
                 struct mi_policy_failure *f = &out->failures[out->nfailures++];
                 memset(f, 0, sizeof(*f));
                 f->message = mi_xasprintf("%s: %s", st->error_name ? st->error_name : "Error",

@@ -208,18 +208,18 @@ int m_seek_key(struct ev *ev, const mi_value *hay, const char *needle, mi_value 
 /* The module-level seek_key_in_dict (always case-insensitive). */
 mi_value seek_key_ci(struct ev *ev, const mi_value *hay, const char *needle);
 /* Match.seek_regex_key_in_dict_values: the matched strings. */
-int m_seek_regex_key(struct ev *ev, const mi_value *hay, const char *key_name,
-                     const char *needle, mi_value *out);
+int m_seek_regex_key(struct ev *ev, const mi_value *hay, const char *key_name, const char *needle,
+                     mi_value *out);
 /* The module-level one (always IGNORECASE). */
-int seek_regex_key_ci(struct ev *ev, const mi_value *hay, const char *key_name,
-                      const char *needle, mi_value *out);
+int seek_regex_key_ci(struct ev *ev, const mi_value *hay, const char *key_name, const char *needle,
+                      mi_value *out);
 /* Match.seek_value_in_dict: a list of findings {values, address}. */
 int m_seek_value(struct ev *ev, const char *needle, const mi_value *hay, mi_value *out);
 /* re.match(pattern, subject, flags) (IGNORECASE unless case-sensitive, or forced). Returns
  * 1 / 0 in *matched; span of the match in *end when not NULL. Raises re.error on a bad
  * pattern. */
-int ev_regex_match(struct ev *ev, const char *pattern, const char *subject, size_t len,
-                   int flags, int *matched, long *end);
+int ev_regex_match(struct ev *ev, const char *pattern, const char *subject, size_t len, int flags,
+                   int *matched, long *end);
 int m_regex_match(struct ev *ev, const char *pattern, const mi_value *subject, int *matched);
 
 /* ---- steps (eval_steps.c) -------------------------------------------------------------------- */

@@ -17,10 +17,10 @@
 #include "policy/eval.h"
 #include "util/banned.h"
 
-#define TRY(x)                                                                                 \
-    do {                                                                                       \
-        if ((x) < 0)                                                                           \
-            return -1;                                                                         \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        if ((x) < 0)                                                                               \
+            return -1;                                                                             \
     } while (0)
 
 static const char *arg(const struct pstep *ps, const char *name)
@@ -293,7 +293,8 @@ static int step_given(struct ev *ev, const struct pstep *ps)
     const mi_plan *p = ev->plan;
     mi_arena *a = &ev->a;
 
-    if (!strcmp(name, "a resource") || !strcmp(name, "any resource") || !strcmp(name, "resources")) {
+    if (!strcmp(name, "a resource") || !strcmp(name, "any resource") ||
+        !strcmp(name, "resources")) {
         mi_vlist l = MI_VLIST_INIT;
         for (uint32_t i = 0; i < p->resources_raw.n; i++)
             mi_vlist_push(&l, p->resources_raw.u.kv[i].v);
@@ -318,7 +319,8 @@ static int step_given(struct ev *ev, const struct pstep *ps)
         ev->ctx.property_name = "output";
         return 0;
     }
-    if (!strcmp(name, "a variable") || !strcmp(name, "any variable") || !strcmp(name, "variables")) {
+    if (!strcmp(name, "a variable") || !strcmp(name, "any variable") ||
+        !strcmp(name, "variables")) {
         mi_vlist l = MI_VLIST_INIT;
         for (uint32_t i = 0; i < p->config_variables.n; i++)
             mi_vlist_push(&l, mi_plan_jsonify(a, &p->config_variables.u.kv[i].v));
@@ -456,7 +458,8 @@ static int step_given(struct ev *ev, const struct pstep *ps)
         for (uint32_t i = 0; i < d->n; i++) {
             mi_value t;
             int eq = 0;
-            if (py_getitem(ev, &d->u.kv[i].v, "type", &t) < 0 || m_equals_s(ev, &t, name, &eq) < 0) {
+            if (py_getitem(ev, &d->u.kv[i].v, "type", &t) < 0 ||
+                m_equals_s(ev, &t, name, &eq) < 0) {
                 mi_vlist_release(&list);
                 return -1;
             }
@@ -481,7 +484,8 @@ static int step_given(struct ev *ev, const struct pstep *ps)
 /* ==== WHEN: its_key_metadata_has_something ============================================== */
 
 /* Match.contains, or with a regex: any key / item whose str() re.match-es it. */
-static int contains_cmp(struct ev *ev, const mi_value *hay, const char *value, int is_regex, int *out)
+static int contains_cmp(struct ev *ev, const mi_value *hay, const char *value, int is_regex,
+                        int *out)
 {
     if (!is_regex)
         return m_contains_s(ev, hay, value, out);
@@ -1380,8 +1384,8 @@ generic:
         return 0;
     if (ev->cur->state == ST_FAILED)
         return 0;
-    char *msg = mi_xasprintf("Skipping the step since %s type does not have %s property.", type,
-                             something);
+    char *msg =
+        mi_xasprintf("Skipping the step since %s type does not have %s property.", type, something);
     int rc = ev_skip(ev, ev->ctx.name, msg);
     free(msg);
     return rc;
@@ -1402,8 +1406,7 @@ static const char *property_match(const char *something, const char *type)
         {"encryption at rest", "aws_s3_bucket", "server_side_encryption_configuration"},
         {"encryption at rest", "aws_elasticache_replication_group", "at_rest_encryption_enabled"},
         {"encryption at rest", "aws_emr_security_configuration", "EnableAtRestEncryption"},
-        {"encryption in flight", "aws_elasticache_replication_group",
-         "transit_encryption_enabled"},
+        {"encryption in flight", "aws_elasticache_replication_group", "transit_encryption_enabled"},
         {"encryption in flight", "aws_emr_security_configuration", "EnableInTransitEncryption"},
     };
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
@@ -1424,7 +1427,8 @@ static int step_enabled(struct ev *ev, const struct pstep *ps)
         const mi_value *r = &items[i];
         if (r->kind != MI_V_DICT)
             continue;
-        if (!strcmp(something, "encryption at rest") || !strcmp(something, "encryption in flight")) {
+        if (!strcmp(something, "encryption at rest") ||
+            !strcmp(something, "encryption in flight")) {
             mi_value t;
             TRY(py_getitem(ev, r, "type", &t));
             something = property_match(something, t.kind == MI_V_STR ? t.u.s : NULL);
@@ -1534,8 +1538,8 @@ static int is_falsy_port(const mi_value *v)
 static int is_zero(const mi_value *v)
 {
     return (v->kind == MI_V_INT || v->kind == MI_V_BOOL) ? v->u.i == 0
-           : v->kind == MI_V_FLOAT                        ? v->u.f == 0
-                                                          : 0;
+           : v->kind == MI_V_FLOAT                       ? v->u.f == 0
+                                                         : 0;
 }
 
 /* SecurityGroupRule(**kwargs) */
@@ -1547,7 +1551,8 @@ static int sg_rule_init(struct ev *ev, struct sg_rule *r, const mi_value *from_v
     ps_clear(&r->ports);
     /* protocol */
     if (proto_v->kind == MI_V_INT || proto_v->kind == MI_V_BOOL ||
-        (proto_v->kind == MI_V_STR && (!strcmp(proto_v->u.s, "-1") || !strcmp(proto_v->u.s, "any")))) {
+        (proto_v->kind == MI_V_STR &&
+         (!strcmp(proto_v->u.s, "-1") || !strcmp(proto_v->u.s, "any")))) {
         r->proto[0] = r->proto[1] = r->proto[2] = 1;
     } else if (proto_v->kind == MI_V_STR) {
         char *l = mi_arena_strndup(&ev->a, proto_v->u.s, proto_v->n);
@@ -1873,8 +1878,8 @@ static int step_sg(struct ev *ev, const struct pstep *ps)
                             py_join(ev, ", ", &rule->cidr, &cb_b);
                     }
                     mi_buf_addf(&m, "%s/%s port%s defined within %s network%s in %s.", pr_b.ptr,
-                                pt_b.ptr, np == 1 ? " is" : "s are", cb_b.ptr,
-                                ncit == 1 ? "" : "s", sg_address);
+                                pt_b.ptr, np == 1 ? " is" : "s are", cb_b.ptr, ncit == 1 ? "" : "s",
+                                sg_address);
                     rc = ev_fail(ev, sg_address, NULL, "%s", m.ptr);
                     mi_buf_release(&m);
                     mi_buf_release(&pt_b);
@@ -1928,7 +1933,8 @@ static int step_sg(struct ev *ev, const struct pstep *ps)
                     if (disjoint) {
                         if (errors.len)
                             mi_buf_addch(&errors, '\n');
-                        mi_buf_addf(&errors, "None of the ports given defined within %s network in %s.",
+                        mi_buf_addf(&errors,
+                                    "None of the ports given defined within %s network in %s.",
                                     cidr, sg_address);
                     }
                 }
@@ -2163,8 +2169,9 @@ static int resource_name_from_stash(struct ev *ev, const mi_value *alternative, 
         py_str(out, &ev->ctx.address);
         return 0;
     }
-    int alt_ok = !alt_is_empty && (alternative->kind == MI_V_STR || alternative->kind == MI_V_BOOL ||
-                                   alternative->kind == MI_V_NULL);
+    int alt_ok =
+        !alt_is_empty && (alternative->kind == MI_V_STR || alternative->kind == MI_V_BOOL ||
+                          alternative->kind == MI_V_NULL);
     if (!alt_ok)
         return ev_raise(ev, "AttributeError", "'NoneType' object has no attribute 'get'");
     const mi_value *stash = &ev->ctx.stash;
@@ -2211,7 +2218,8 @@ static int match_rec(struct ev *ev, const struct match_run *m, const mi_value *v
             mi_buf name = MI_BUF_INIT;
             if (!ev->ctx.has_address) {
                 mi_buf_release(&name);
-                return ev_raise(ev, "AttributeError", "'Context' object has no attribute 'address'");
+                return ev_raise(ev, "AttributeError",
+                                "'Context' object has no attribute 'address'");
             }
             if (resource_name_from_stash(ev, values, top, &name) < 0) {
                 mi_buf_release(&name);
@@ -2273,7 +2281,8 @@ static int step_singular_match(struct ev *ev, const struct pstep *ps)
     if (stash.kind == MI_V_DICT) {
         if (!mi_value_get(&stash, "values"))
             return ev_fail(ev, NULL, NULL,
-                           "%s is multivalued! Please use any/all versions of this step instead.", pn);
+                           "%s is multivalued! Please use any/all versions of this step instead.",
+                           pn);
     } else if (stash.kind == MI_V_LIST) {
         for (uint32_t i = 0; i < stash.n; i++) {
             mi_value r = stash.u.items[i];
@@ -2386,14 +2395,16 @@ static int step_null(struct ev *ev, const struct pstep *ps)
         if ((isnull && !must) || (!isnull && must)) {
             mi_buf vb = MI_BUF_INIT;
             py_str(&vb, &values);
-            int rc = ev_fail(ev, addr, &values, "%s property in %s is considered to be %s. It is set to \"%s\".",
-                             pn, addr, isnull ? "Null" : "not Null", vb.ptr);
+            int rc = ev_fail(ev, addr, &values,
+                             "%s property in %s is considered to be %s. It is set to \"%s\".", pn,
+                             addr, isnull ? "Null" : "not Null", vb.ptr);
             mi_buf_release(&vb);
             TRY(rc);
         } else if (values.kind == MI_V_DICT || values.kind == MI_V_LIST) {
             int all_null = 1;
             for (uint32_t k = 0; k < values.n; k++) {
-                const mi_value *v = values.kind == MI_V_DICT ? &values.u.kv[k].v : &values.u.items[k];
+                const mi_value *v =
+                    values.kind == MI_V_DICT ? &values.u.kv[k].v : &values.u.items[k];
                 int nn;
                 TRY(is_null_value(ev, v, &nn));
                 if (!nn) {
@@ -2431,8 +2442,8 @@ static int step_equal(struct ev *ev, const struct pstep *ps)
     return step_value_match(ev, ps, regex);
 }
 
-static int contain_rec(struct ev *ev, const char *condition, const char *value,
-                       const mi_value *in, mi_value *ret, int depth)
+static int contain_rec(struct ev *ev, const char *condition, const char *value, const mi_value *in,
+                       mi_value *ret, int depth)
 {
     mi_value values = *in;
     if (depth > 512) {
@@ -2471,8 +2482,9 @@ static int contain_rec(struct ev *ev, const char *condition, const char *value,
                 }
                 if (a.kind != MI_V_STR) {
                     mi_buf_release(&objects);
-                    return ev_raise(ev, "TypeError", "sequence item %u: expected str instance, %s found",
-                                    i, mi_value_type_name(&a));
+                    return ev_raise(ev, "TypeError",
+                                    "sequence item %u: expected str instance, %s found", i,
+                                    mi_value_type_name(&a));
                 }
                 if (i)
                     mi_buf_adds(&objects, ", ");
@@ -2749,7 +2761,8 @@ static int step_in(struct ev *ev, const struct pstep *ps, int negate)
         TRY(issubset(ev, &parsed, &values, &sub));
     if (!negate && !sub)
         return ev_fail(ev, NULL, NULL,
-                       cover ? "Selected resources does not cover %s." : "%s does not cover selected resources.",
+                       cover ? "Selected resources does not cover %s."
+                             : "%s does not cover selected resources.",
                        haystack);
     if (negate && sub)
         return ev_fail(ev, NULL, NULL,

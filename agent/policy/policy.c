@@ -144,6 +144,9 @@ static char *real_path(const char *p)
     char buf[PATH_MAX];
     if (realpath(p, buf))
         return mi_xstrdup(buf);
+    /* A feature given as text has no file: compare the names as written, without "./". */
+    while (p[0] == '.' && p[1] == '/')
+        p += 2;
     return mi_xstrdup(p);
 }
 

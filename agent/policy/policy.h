@@ -5,7 +5,10 @@
  *   struct mi_policy_set *set;   mi_policy_load(&set, "policies");        feature files
  *   mi_plan *plan;               mi_plan_load_file(&plan, "plan.json");    the plan
  *   struct mi_policy_result *r;  mi_policy_evaluate(&r, set, plan, &opts);
- *   r->violations > 0  ->  exit 3;  render with mi_policy_render (render.h)
+ *   r->violations > 0  ->  exit 3;  render with mi_policy_render (render.h),
+ *   or walk the scenarios with mi_policy_result_foreach (below)
+ *
+ * Change windows are a separate module (window.h) that commands evaluate next to this one.
  *
  * Semantics are terraform-compliance's (cli @ f45a4fe9 on radish 0.18.2): the same step
  * grammar, the same stash, the same skip/failure rules and messages, so the console format
@@ -79,7 +82,8 @@ struct mi_policy_step {
 
 struct mi_policy_scenario {
     char *keyword; /* Scenario, Scenario Outline, Scenario Loop */
-    char *name;    /* outline rows: "<outline name> - row N" */
+    char *name;    /* outline rows: the outline's name with the row's values put in for its
+                      placeholders, or "<outline name> - row N" when it has none */
     int line;
     char **tags; /* as written, without '@', "name(arg)" with an argument */
     size_t ntags;

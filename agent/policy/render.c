@@ -324,8 +324,9 @@ static void render_text(mi_buf *b, const struct mi_policy_render_input *in)
         mi_policy_result_foreach(r, text_scenario, &c);
         if (r->scenario_counts.total)
             mi_buf_addch(b, '\n');
-        mi_buf_addf(b, "policies: %zu scenario%s in %zu feature%s: %zu passed, %zu failed, %zu "
-                       "skipped",
+        mi_buf_addf(b,
+                    "policies: %zu scenario%s in %zu feature%s: %zu passed, %zu failed, %zu "
+                    "skipped",
                     r->scenario_counts.total, r->scenario_counts.total == 1 ? "" : "s",
                     r->feature_counts.total, r->feature_counts.total == 1 ? "" : "s",
                     r->scenario_counts.passed, r->scenario_counts.failed,
@@ -624,8 +625,9 @@ static void render_junit(mi_buf *b, const struct mi_policy_render_input *in)
         failures += w->open ? 0 : 1;
     }
     mi_buf_adds(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    mi_buf_addf(b, "<testsuites name=\"mlinfra check\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
-                   "skipped=\"%zu\">\n",
+    mi_buf_addf(b,
+                "<testsuites name=\"mlinfra check\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+                "skipped=\"%zu\">\n",
                 tests, failures, skipped);
     for (size_t f = 0; r && f < r->nfeatures; f++) {
         const struct mi_policy_feature *ft = &r->features[f];

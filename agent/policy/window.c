@@ -198,8 +198,9 @@ int mi_window_parse_instant(int64_t *out, const char *text)
         errno = 0;
         long long v = strtoll(text + 1, &end, 10);
         if (errno || !end || end == text + 1 || *end)
-            return mi_error_set(MI_EUSAGE, "'%s' is not a time (expected ISO 8601 such as "
-                                           "2025-11-21T10:00:00Z, or @SECONDS)",
+            return mi_error_set(MI_EUSAGE,
+                                "'%s' is not a time (expected ISO 8601 such as "
+                                "2025-11-21T10:00:00Z, or @SECONDS)",
                                 text);
         *out = v;
         return 0;
@@ -208,8 +209,9 @@ int mi_window_parse_instant(int64_t *out, const char *text)
     int has_time, has_offset;
     long offset;
     if (parse_datetime(text, &tm, &has_time, &has_offset, &offset) < 0)
-        return mi_error_set(MI_EUSAGE, "'%s' is not a time (expected ISO 8601 such as "
-                                       "2025-11-21T10:00:00Z or 2025-11-21T11:00:00+01:00)",
+        return mi_error_set(MI_EUSAGE,
+                            "'%s' is not a time (expected ISO 8601 such as "
+                            "2025-11-21T10:00:00Z or 2025-11-21T11:00:00+01:00)",
                             text);
     *out = (int64_t)timegm(&tm) - offset;
     return 0;
@@ -398,8 +400,9 @@ static int parse_days(struct parser *p, yaml_node_t *n, struct rule *r)
             a = b = day_index(s, strlen(s));
         }
         if (a < 0 || b < 0) {
-            rc = perr(p, n, "days: '%s' is not a day of the week (mon, tue, wed, thu, fri, sat, "
-                            "sun, or a range such as mon-fri)",
+            rc = perr(p, n,
+                      "days: '%s' is not a day of the week (mon, tue, wed, thu, fri, sat, "
+                      "sun, or a range such as mon-fri)",
                       s);
             break;
         }
@@ -487,7 +490,8 @@ static int parse_rule(struct parser *p, yaml_node_t *n, const char *default_zone
     r->deny = 1;
     r->line = n ? (int)n->start_mark.line + 1 : 0;
     if (!n || n->type != YAML_MAPPING_NODE)
-        return perr(p, n, "windows: each rule must be a mapping (name:, environments:, days:, ...)");
+        return perr(p, n,
+                    "windows: each rule must be a mapping (name:, environments:, days:, ...)");
     struct pending_time start = {0}, end = {0};
     int has_from = 0, has_until = 0, rc = 0;
     for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top && !rc;
@@ -543,8 +547,9 @@ static int parse_rule(struct parser *p, yaml_node_t *n, const char *default_zone
         } else if (!strcmp(key, "timezone")) {
             rc = get_str(p, v, key, &r->zone);
             if (rc == 0 && !zone_valid(r->zone))
-                rc = perr(p, v, "timezone: '%s' is not a time zone of the TZ database (such as "
-                                "Europe/Berlin or UTC)",
+                rc = perr(p, v,
+                          "timezone: '%s' is not a time zone of the TZ database (such as "
+                          "Europe/Berlin or UTC)",
                           r->zone);
         } else if (!strcmp(key, "message")) {
             rc = get_str(p, v, key, &r->message);
@@ -645,10 +650,12 @@ int mi_window_parse(struct mi_window_set **out, const char *name, const char *te
         } else if (windows->type != YAML_SEQUENCE_NODE) {
             rc = perr(&p, windows, "windows: expected a list of rules");
         } else {
-            size_t cnt = (size_t)(windows->data.sequence.items.top - windows->data.sequence.items.start);
+            size_t cnt =
+                (size_t)(windows->data.sequence.items.top - windows->data.sequence.items.start);
             set->rules = mi_xcalloc(cnt ? cnt : 1, sizeof(*set->rules));
             for (size_t i = 0; i < cnt && rc == 0; i++) {
-                yaml_node_t *it = yaml_document_get_node(&doc, windows->data.sequence.items.start[i]);
+                yaml_node_t *it =
+                    yaml_document_get_node(&doc, windows->data.sequence.items.start[i]);
                 rc = parse_rule(&p, it, set->zone, &set->rules[i]);
                 set->nrules = i + 1;
                 for (size_t k = 0; rc == 0 && k < i; k++)

@@ -39,15 +39,15 @@ struct mi_window_hit {
 };
 
 struct mi_window_report {
-    int evaluated;     /* 0: no file or no environment given; the rest is empty */
-    char *path;        /* the file evaluated */
+    int evaluated; /* 0: no file or no environment given; the rest is empty */
+    char *path;    /* the file evaluated */
     char *environment;
-    int64_t now;       /* seconds since the epoch */
-    int open;          /* 1: deploying is allowed now */
+    int64_t now; /* seconds since the epoch */
+    int open;    /* 1: deploying is allowed now */
     struct mi_window_hit *hits;
     size_t nhits;
-    int64_t opens_at;  /* when closed: the next time it opens, or -1 beyond the lookahead */
-    size_t nrules;     /* rules that apply to the environment */
+    int64_t opens_at; /* when closed: the next time it opens, or -1 beyond the lookahead */
+    size_t nrules;    /* rules that apply to the environment */
 };
 
 int mi_window_load(struct mi_window_set **out, const char *path);

@@ -175,6 +175,9 @@ char *mi_http_endpoint(const char *url)
     return mi_buf_detach(&b);
 }
 
+/* Set by send_once when a body callback (not the network) ended the transfer. */
+static _Thread_local int callback_failed;
+
 static int send_once(struct mi_http_response *out, const struct mi_http_request *req,
                      int *bytes_moved)
 {
@@ -245,6 +248,7 @@ static int send_once(struct mi_http_response *out, const struct mi_http_request 
     if (res == CURLE_OK)
         goto done;
     if (t.sink_error || t.source_error) {
+        callback_failed = 1;
         rc = mi_error_prefix("http: %s %s", method, endpoint);
         goto done;
     }
@@ -336,10 +340,15 @@ int mi_http_send_retry(struct mi_http_response *out, const struct mi_http_reques
                 break;
         }
         int moved = 0;
+        callback_failed = 0;
         rc = send_once(out, req, &moved);
         long delay = 0;
         int retry = 0;
         if (rc == MI_ECANCELLED)
+            break;
+        /* A body callback refused the data (a plan that does not verify): resending the
+         * same bytes cannot change that. */
+        if (rc < 0 && callback_failed)
             break;
         if (rc < 0) {
             /* Transport failure. Streamed data cannot be replayed without the hooks. */

@@ -730,6 +730,10 @@ static void build_head(mi_buf *h, const struct mi_report_plan *in, const struct 
             mi_buf_adds(&raw, "\n\nSome changes were deferred: another plan and apply will be "
                               "needed after this one.");
         mi_buf_adds(&raw, "\n\n");
+        if (in->since_previous && *in->since_previous) {
+            mi_buf_adds(&raw, in->since_previous);
+            mi_buf_adds(&raw, "\n");
+        }
     }
 
     mi_buf_adds(&raw, "| Environment | Commit | Plan id | Terraform |\n|---|---|---|---|\n| ");

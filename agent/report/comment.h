@@ -11,8 +11,8 @@
  *    characters, so the limit holds however GitHub counts. When the full comment does not
  *    fit, the plan text is cut first (at a line, saying how much was cut), then the passing
  *    and skipped policy rows become a count, then the resource tables lose rows (saying how
- *    many). The status line, the counts, the replacement warning and the policy failures are
- *    never cut.
+ *    many). The status line, the counts, the "changes since the previous plan" section, the
+ *    replacement warning and the policy failures are never cut.
  *  - Redaction: every sensitive value of the plan (mi_tfplan.sensitive), every extra secret
  *    given, and everything registered with mi_log_mask is replaced by "***" in every part of
  *    the comment, the plan text and error text included - before the size is measured, so a
@@ -72,6 +72,11 @@ struct mi_report_plan {
     size_t policies_len;
     int policies_evaluated;
     const char *policy_note;
+
+    /* Markdown shown under the counts: the "Changes since the previous plan" section
+     * (report/plandiff.h); may be NULL. It is redacted like the rest, and as part of the
+     * comment's head it is never cut (its renderer keeps it short). */
+    const char *since_previous;
 
     /* Extra lines shown under the status (a fork's plan not stored, ...). */
     const char *const *notes;

@@ -337,6 +337,23 @@ static int valid_repository(const char *s)
     return s[0] != '.' && slash[1] != '.';
 }
 
+int mi_seal_valid_repository(const char *s)
+{
+    return s && valid_repository(s);
+}
+
+int mi_seal_valid_environment(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n >= 1 && n <= 64 && s[0] != '.' && only_chars(s, n, "-_.");
+}
+
+int mi_seal_valid_commit(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return (n == 40 || n == 64) && is_lower_hex(s, n);
+}
+
 static int valid_created_at(const char *s)
 {
     /* YYYY-MM-DDTHH:MM:SSZ */
@@ -369,16 +386,14 @@ static int check_binding(const struct mi_seal_binding *b, int code, const char *
     if (!valid_repository(b->repository))
         return mi_error_set(code, "%srepository '%.200s' is not of the form owner/name", prefix,
                             b->repository);
-    size_t el = strlen(b->environment);
-    if (el > 64 || b->environment[0] == '.' || !only_chars(b->environment, el, "-_."))
+    if (!mi_seal_valid_environment(b->environment))
         return mi_error_set(code,
                             "%senvironment '%.200s' is not a valid name (letters, digits, "
                             "'-', '_', '.', at most 64, not starting with '.')",
                             prefix, b->environment);
     if (b->pr < 1 || b->pr > 9007199254740991LL)
         return mi_error_set(code, "%spr %lld is not a pull request number", prefix, b->pr);
-    size_t hl = strlen(b->head_sha);
-    if ((hl != 40 && hl != 64) || !is_lower_hex(b->head_sha, hl))
+    if (!mi_seal_valid_commit(b->head_sha))
         return mi_error_set(code, "%shead_sha '%.80s' is not a full lower-case commit id", prefix,
                             b->head_sha);
     size_t fl = strlen(b->config_fingerprint);

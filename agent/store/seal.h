@@ -65,6 +65,12 @@ int mi_seal_binding_to_json(mi_buf *out, const struct mi_seal_binding *b);
 int mi_seal_binding_parse(struct mi_seal_binding *out, const char *json, size_t len);
 /* Fills created_at with the current UTC time. */
 void mi_seal_binding_set_now(struct mi_seal_binding *b);
+/* 1 when s is acceptable as the binding's repository ("owner/name"), environment, or
+ * head_sha (40 or 64 lower-case hex digits); the same rules mi_seal_binding_validate applies,
+ * for callers that build names from them. */
+int mi_seal_valid_repository(const char *s);
+int mi_seal_valid_environment(const char *s);
+int mi_seal_valid_commit(const char *s);
 
 /* The master keys: MLINFRA_PLAN_KEY and, during a rotation, MLINFRA_PLAN_KEY_PREVIOUS.
  * Sealing always uses the current key; unsealing accepts either. */

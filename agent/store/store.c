@@ -55,24 +55,10 @@ void mi_store_config_from_env(struct mi_store_config *cfg)
     cfg->id_token_request_token = env_or_null("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
 }
 
-static int valid_repository_name(const char *repo)
-{
-    struct mi_seal_binding b = {0};
-    b.repository = (char *)repo;
-    b.environment = "x";
-    b.pr = 1;
-    b.head_sha = "0000000000000000000000000000000000000000";
-    b.config_fingerprint = "x";
-    b.plan_sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-    b.terraform_version = "x";
-    b.created_at = "2000-01-01T00:00:00Z";
-    return mi_seal_binding_validate(&b) == 0;
-}
-
 int mi_store_open(struct mi_store **out, const struct mi_store_config *cfg, const char *repository)
 {
     *out = NULL;
-    if (!repository || !valid_repository_name(repository))
+    if (!repository || !mi_seal_valid_repository(repository))
         return mi_error_set(MI_EUSAGE, "store: repository '%s' is not of the form owner/name",
                             repository ? repository : "");
     struct mi_store *s = mi_xcalloc(1, sizeof(*s));
@@ -128,33 +114,11 @@ void mi_store_free(struct mi_store *s)
  * Names, entries and metadata
  * ========================================================================================== */
 
-static int valid_env(const char *env)
-{
-    if (!env || !*env || env[0] == '.' || strlen(env) > 64)
-        return 0;
-    for (const char *p = env; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            return 0;
-    return 1;
-}
-
-static int valid_sha(const char *sha)
-{
-    size_t n = sha ? strlen(sha) : 0;
-    if (n != 40 && n != 64)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((sha[i] >= '0' && sha[i] <= '9') || (sha[i] >= 'a' && sha[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
 char *mi_store_plan_name(const char *repository, const char *environment, long long pr,
                          const char *head_sha)
 {
-    if (!repository || !valid_repository_name(repository) || !valid_env(environment) || pr < 1 ||
-        !valid_sha(head_sha))
+    if (!repository || !mi_seal_valid_repository(repository) ||
+        !mi_seal_valid_environment(environment) || pr < 1 || !mi_seal_valid_commit(head_sha))
         return NULL;
     return mi_xasprintf("%s/%s/pr-%lld/%s" PLAN_SUFFIX, repository, environment, pr, head_sha);
 }
@@ -165,7 +129,7 @@ static int plan_name_or_fail(char **out, const struct mi_store *s, const char *e
     *out = mi_store_plan_name(s->repository, environment, pr, head_sha);
     if (*out)
         return 0;
-    if (!valid_env(environment))
+    if (!mi_seal_valid_environment(environment))
         return mi_error_set(MI_EUSAGE, "store: environment '%s' is not a valid name",
                             environment ? environment : "");
     if (pr < 1)
@@ -561,7 +525,7 @@ static int newest_first(const void *a, const void *b)
 int mi_store_list(struct mi_store *s, const char *environment, struct mi_store_list *out)
 {
     memset(out, 0, sizeof(*out));
-    if (environment && !valid_env(environment))
+    if (environment && !mi_seal_valid_environment(environment))
         return mi_error_set(MI_EUSAGE, "store: environment '%s' is not a valid name", environment);
     char *prefix = environment ? mi_xasprintf("%s/%s/", s->repository, environment)
                                : mi_xasprintf("%s/", s->repository);
@@ -808,7 +772,7 @@ int mi_store_lock(struct mi_store *s, const char *environment,
                   const struct mi_store_lock_options *o, struct mi_store_lock **out)
 {
     *out = NULL;
-    if (!valid_env(environment))
+    if (!mi_seal_valid_environment(environment))
         return mi_error_set(MI_EUSAGE, "store: environment '%s' is not a valid name",
                             environment ? environment : "");
     int lease_s = o && o->lease_s ? o->lease_s : 30;
@@ -935,7 +899,7 @@ void mi_store_lock_info_release(struct mi_store_lock_info *i)
 int mi_store_lock_info(struct mi_store *s, const char *environment, struct mi_store_lock_info *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!valid_env(environment))
+    if (!mi_seal_valid_environment(environment))
         return mi_error_set(MI_EUSAGE, "store: environment '%s' is not a valid name",
                             environment ? environment : "");
     char *name = lock_name(s, environment);
@@ -946,11 +910,25 @@ int mi_store_lock_info(struct mi_store *s, const char *environment, struct mi_st
 
 int mi_store_break_lock(struct mi_store *s, const char *environment)
 {
-    if (!valid_env(environment))
+    if (!mi_seal_valid_environment(environment))
         return mi_error_set(MI_EUSAGE, "store: environment '%s' is not a valid name",
                             environment ? environment : "");
     char *name = lock_name(s, environment);
     int rc = s->backend.ops->lock_break(s->backend.be, name);
     free(name);
     return rc;
+}
+
+/* ============================================================================================
+ * Access for the store's other files (store_backend.h)
+ * ========================================================================================== */
+
+struct mi_store_backend *mi_store_backend_of(struct mi_store *s)
+{
+    return &s->backend;
+}
+
+const char *mi_store_repository_of(const struct mi_store *s)
+{
+    return s->repository;
 }

@@ -15,10 +15,11 @@
  *    keyring; listing, locks and pruning do not need the key.
  *  - mi_store_get verifies everything (seal.h) before the plan appears at plan_path; on any
  *    failure nothing is written there. An applied plan is refused unless asked for.
- *  - A lock is a lease (Azure) or flock (local) that a background thread renews while held.
- *    mi_store_unlock releases it; a holder that dies without releasing leaves an Azure lease
- *    that expires after its duration (15-60 s); a local lock ends with its process. Locks are
- *    broken only by mi_store_break_lock.
+ *  - A lock is a blob lease (Azure), which a background thread renews while held, or an
+ *    open-file lock (local: fcntl F_OFD_SETLK, flock's semantics). mi_store_unlock releases
+ *    it; a holder that dies without releasing leaves an Azure lease that expires after its
+ *    duration (15-60 s); a local lock ends with its process. Locks are broken only by
+ *    mi_store_break_lock.
  *  - Errors: MI_ENOTFOUND (no such plan), MI_EREFUSED (does not verify, already applied),
  *    MI_ECONFLICT (locked by someone else, concurrent change), MI_EAUTH, MI_EUSAGE, MI_ERR;
  *    messages name the plan (environment, PR, commit) and the store. No secret appears.
@@ -182,5 +183,23 @@ void mi_store_lock_info_release(struct mi_store_lock_info *i);
 int mi_store_lock_info(struct mi_store *s, const char *environment, struct mi_store_lock_info *out);
 /* Breaks the environment's lock at once (an operator's decision: the holder is gone). */
 int mi_store_break_lock(struct mi_store *s, const char *environment);
+
+/* --- plan summaries (store_summary.c) ------------------------------------------------------
+ * A small unsealed companion object beside a sealed plan, "<plan name>.summary.json": the
+ * plan's change summary (terraform/plandiff.h), which holds addresses and action words only,
+ * never values, so it needs no key. It is kept to compare the next plan of the same pull
+ * request with this one. mi_store_remove and mi_store_prune remove it with its plan (the
+ * backends' remove does). The text is stored as given; the caller parses what it reads.
+ * Errors: MI_ENOTFOUND (no summary), MI_EUSAGE (an invalid name part), MI_ERR (larger than
+ * MI_STORE_SUMMARY_MAX when read), and the backend's. */
+
+#define MI_STORE_SUMMARY_MAX ((size_t)64 * 1024 * 1024)
+
+/* Stores json (len bytes) as the summary of the plan environment/pr/head_sha, replacing any. */
+int mi_store_put_summary(struct mi_store *s, const char *environment, long long pr,
+                         const char *head_sha, const char *json, size_t len);
+/* Appends the summary of the plan environment/pr/head_sha to out (nothing on failure). */
+int mi_store_get_summary(struct mi_store *s, const char *environment, long long pr,
+                         const char *head_sha, mi_buf *out);
 
 #endif

@@ -202,7 +202,25 @@ static int az_list(void *be, const char *prefix, mi_store_each_fn each, void *ct
 static int az_remove(void *be, const char *name)
 {
     struct azure_be *a = be;
-    return mi_azblob_delete(a->c, name, NULL);
+    int rc = mi_azblob_delete(a->c, name, NULL);
+    if (rc < 0)
+        return rc;
+    /* The plan's companion summary goes with it. It is not secret and is only read to
+     * compare plans, so one that is missing or cannot be deleted is no failure. */
+    char *sname = mi_xasprintf("%s" MI_STORE_SUMMARY_SUFFIX, name);
+    if (mi_azblob_delete(a->c, sname, NULL) < 0)
+        mi_error_clear();
+    free(sname);
+    return 0;
+}
+
+static int az_put_small(void *be, const char *name, const void *data, size_t len)
+{
+    struct azure_be *a = be;
+    int rc = ensure_container(a);
+    if (rc < 0)
+        return rc;
+    return mi_azblob_put(a->c, name, data, len, NULL, NULL);
 }
 
 /* --- locks ------------------------------------------------------------------------------ */
@@ -314,6 +332,7 @@ static void az_free(void *be)
 static const struct mi_store_backend_ops azure_ops = {
     az_put,      az_head,       az_get,          az_update_meta, az_list,       az_remove,
     az_lock_try, az_lock_renew, az_lock_release, az_lock_info,   az_lock_break, az_free,
+    az_put_small,
 };
 
 int mi_store_backend_azure(struct mi_store_backend *out, const struct mi_store_config *cfg)

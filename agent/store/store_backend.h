@@ -45,6 +45,11 @@ struct mi_store_backend_ops {
     int (*lock_break)(void *be, const char *name);
 
     void (*free)(void *be);
+
+    /* Writes a small unsealed object (a plan's companion summary) whole, replacing any
+     * previous one; readers see the old object or the new one, never a part. Read it back
+     * with get and delete it with remove. */
+    int (*put_small)(void *be, const char *name, const void *data, size_t len);
 };
 
 struct mi_store_backend {
@@ -56,5 +61,14 @@ struct mi_store_backend {
 
 int mi_store_backend_azure(struct mi_store_backend *out, const struct mi_store_config *cfg);
 int mi_store_backend_local(struct mi_store_backend *out, const char *dir);
+
+/* The backend and repository of an open store (borrowed), for the store's other files
+ * (store_summary.c); defined in store.c, which owns struct mi_store. */
+struct mi_store_backend *mi_store_backend_of(struct mi_store *s);
+const char *mi_store_repository_of(const struct mi_store *s);
+
+/* The suffix of a plan's companion summary: "<plan name>" MI_STORE_SUMMARY_SUFFIX. The
+ * backends' remove removes it with its plan. */
+#define MI_STORE_SUMMARY_SUFFIX ".summary.json"
 
 #endif

@@ -348,12 +348,31 @@ static int lo_remove(void *be, const char *name)
         rc = mi_error_errno(errno == ENOENT ? MI_ENOTFOUND : MI_ERR, "store: cannot remove '%s'",
                             path);
     unlink(mpath);
+    /* The plan's companion summary goes with it (none is fine). */
+    char *spath = mi_xasprintf("%s" MI_STORE_SUMMARY_SUFFIX, path);
+    unlink(spath);
+    free(spath);
     char *dir = parent_dir(path);
     rmdir(dir); /* only when empty; a failure is fine */
     free(dir);
 done:
     meta_unlock(lock);
     free(mpath);
+    free(path);
+    return rc;
+}
+
+/* Small unsealed objects (a plan's summary): written to a temporary file and renamed over
+ * the old one, so a reader never sees a part. */
+static int lo_put_small(void *be, const char *name, const void *data, size_t len)
+{
+    struct local_be *l = be;
+    char *path = path_of(l, name);
+    char *dir = parent_dir(path);
+    int rc = mi_fs_mkdir_p(dir, 0700);
+    if (rc == 0)
+        rc = mi_fs_write_file_atomic(path, data, len, 0600);
+    free(dir);
     free(path);
     return rc;
 }
@@ -491,6 +510,7 @@ static void lo_free(void *be)
 static const struct mi_store_backend_ops local_ops = {
     lo_put,      lo_head, lo_get,          lo_update_meta, lo_list,       lo_remove,
     lo_lock_try, NULL,    lo_lock_release, lo_lock_info,   lo_lock_break, lo_free,
+    lo_put_small,
 };
 
 int mi_store_backend_local(struct mi_store_backend *out, const char *dir)

@@ -43,9 +43,8 @@ static char *value_text(json_t *v)
     return copy;
 }
 
-int mi_tf_outputs_parse(struct mi_tf_outputs *out, const char *json, size_t len,
-                        const char *source, void (*on_secret)(void *ctx, const char *secret),
-                        void *ctx)
+int mi_tf_outputs_parse(struct mi_tf_outputs *out, const char *json, size_t len, const char *source,
+                        void (*on_secret)(void *ctx, const char *secret), void *ctx)
 {
     memset(out, 0, sizeof(*out));
     json_error_t err;
@@ -63,8 +62,8 @@ int mi_tf_outputs_parse(struct mi_tf_outputs *out, const char *json, size_t len,
     json_object_foreach(root, name, o)
     {
         if (!json_is_object(o) || !json_object_get(o, "value")) {
-            rc = mi_error_set(MI_ERR, "%s: output '%.100s' is not an object with a value",
-                              source, name);
+            rc = mi_error_set(MI_ERR, "%s: output '%.100s' is not an object with a value", source,
+                              name);
             goto done;
         }
         json_t *value = json_object_get(o, "value");

@@ -31,13 +31,15 @@ struct mi_tf_outputs {
     size_t len;
 };
 
-#define MI_TF_OUTPUTS_INIT {NULL, 0}
+#define MI_TF_OUTPUTS_INIT                                                                         \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 
 /* Parses terraform's output JSON; source names it in messages. MI_ERR for anything that is
  * not a JSON object of output objects. */
-int mi_tf_outputs_parse(struct mi_tf_outputs *out, const char *json, size_t len,
-                        const char *source, void (*on_secret)(void *ctx, const char *secret),
-                        void *ctx);
+int mi_tf_outputs_parse(struct mi_tf_outputs *out, const char *json, size_t len, const char *source,
+                        void (*on_secret)(void *ctx, const char *secret), void *ctx);
 
 /* The output called name, or NULL (borrowed). */
 const struct mi_tf_output *mi_tf_outputs_find(const struct mi_tf_outputs *o, const char *name);

@@ -1,5 +1,6 @@
 #include "util/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,9 @@ static int use_colour;
 static int debug_enabled;
 static int in_group;
 
+/* The registry is shared with the store's lease-renewal thread, which may mask a refreshed
+ * token while the main thread logs. */
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **secrets;
 static size_t secrets_len;
 
@@ -50,6 +54,7 @@ int mi_log_is_github(void)
 
 void mi_log_redact(mi_buf *out, const char *text, size_t len)
 {
+    pthread_mutex_lock(&secrets_lock);
     size_t i = 0;
     while (i < len) {
         size_t hit_len = 0;
@@ -66,17 +71,22 @@ void mi_log_redact(mi_buf *out, const char *text, size_t len)
             i++;
         }
     }
+    pthread_mutex_unlock(&secrets_lock);
 }
 
 void mi_log_mask(const char *secret)
 {
     if (!secret || strlen(secret) < 4)
         return;
+    pthread_mutex_lock(&secrets_lock);
     for (size_t i = 0; i < secrets_len; i++)
-        if (strcmp(secrets[i], secret) == 0)
+        if (strcmp(secrets[i], secret) == 0) {
+            pthread_mutex_unlock(&secrets_lock);
             return;
+        }
     secrets = mi_xrealloc(secrets, (secrets_len + 1) * sizeof(*secrets));
     secrets[secrets_len++] = mi_xstrdup(secret);
+    pthread_mutex_unlock(&secrets_lock);
     if (github_mode) {
         /* The runner needs the value itself to mask it; this line is consumed, not shown. */
         mi_buf b = MI_BUF_INIT;
@@ -88,11 +98,13 @@ void mi_log_mask(const char *secret)
 
 void mi_log_mask_reset(void)
 {
+    pthread_mutex_lock(&secrets_lock);
     for (size_t i = 0; i < secrets_len; i++)
         free(secrets[i]);
     free(secrets);
     secrets = NULL;
     secrets_len = 0;
+    pthread_mutex_unlock(&secrets_lock);
 }
 
 void mi_log_escape_data(mi_buf *out, const char *s)

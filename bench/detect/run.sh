@@ -9,7 +9,8 @@
 # other files under services/. A second commit changes 1,000 paths: 870 files under
 # services/, 40 files in 20 environments, 30 files in 10 modules, and 30 exact renames
 # (60 paths: 20 within services/, 10 moving a file from one environment into another).
-# Then it times, N times each (default 7) after one warm-up run:
+# Then it times each of these N times (default 7; round-robin, one run of each per round, so
+# load changes on a shared machine hit all alike), after one warm-up run:
 #   - git diff --name-only BEFORE AFTER            (git's defaults: rename detection on)
 #   - git diff --name-only --no-renames BEFORE AFTER
 #   - mlinfra detect for a push event BEFORE..AFTER (output to /dev/null)
@@ -132,45 +133,60 @@ printf '{"ref":"refs/heads/main","before":"%s","after":"%s","created":false,"del
 printf '{"action":"synchronize","number":1,"pull_request":{"number":1,"merged":false,"base":{"ref":"main","sha":"%s","repo":{"full_name":"bench/infra"}},"head":{"ref":"feature","sha":"%s","repo":{"full_name":"bench/infra"}}},"repository":{"full_name":"bench/infra"}}\n' \
     "$before" "$after" >"$out/pr.json"
 
-# measure NAME CMD...: runs CMD once to warm up, then $runs times; prints median seconds and
-# median peak RSS (KiB).
-measure() {
-    local name="$1"
-    shift
-    "$@" >/dev/null 2>&1
-    local times=() cpus=() rss=()
-    for _ in $(seq "$runs"); do
-        /usr/bin/time -f '%e %U %S %M' -o "$out/time" "$@" >/dev/null 2>"$out/stderr" || {
-            echo "bench/detect: '$name' failed:"; cat "$out/stderr"; exit 1; }
-        read -r t u s m <"$out/time"
-        times+=("$t")
-        cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')")
-        rss+=("$m")
-    done
-    printf '| %-50s | %8s | %8s | %14s |\n' "$name" "$(median "${times[@]}")" \
-        "$(median "${cpus[@]}")" "$(median "${rss[@]}")"
+# The commands, measured round-robin (one run of each per round) so that a change in the
+# machine's load during the benchmark hits all of them alike.
+names=(
+    "git diff --name-only (renames on, git's default)"
+    "git diff --name-only --no-renames"
+    "mlinfra detect, push (before..after)"
+    "mlinfra detect, pull request (merge-base..head)"
+    "mlinfra detect --all-paths, push"
+    "mlinfra version (process start-up only)"
+)
+command_of() { # command_of INDEX: sets the array cmd
+    local detect=(env GITHUB_OUTPUT= GITHUB_ACTIONS= "$binary" detect --repo "$repo")
+    case "$1" in
+    0) cmd=(git -C "$repo" diff --name-only "$before" "$after") ;;
+    1) cmd=(git -C "$repo" diff --name-only --no-renames "$before" "$after") ;;
+    2) cmd=("${detect[@]}" --event "$out/push.json" --event-name push) ;;
+    3) cmd=("${detect[@]}" --event "$out/pr.json" --event-name pull_request) ;;
+    4) cmd=("${detect[@]}" --event "$out/push.json" --event-name push --all-paths) ;;
+    5) cmd=("$binary" version) ;;
+    esac
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+for i in "${!names[@]}"; do # warm-up, and a check that each command works
+    command_of "$i"
+    "${cmd[@]}" >/dev/null 2>"$out/stderr" || {
+        echo "bench/detect: '${names[$i]}' failed:"; cat "$out/stderr"; exit 1; }
+    : >"$out/times.$i"
+done
+for _ in $(seq "$runs"); do
+    for i in "${!names[@]}"; do
+        command_of "$i"
+        /usr/bin/time -f '%e %U %S %M' -a -o "$out/times.$i" "${cmd[@]}" >/dev/null 2>&1
+    done
+done
+
 echo
 echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1); $(date -u +%Y-%m-%d)"
-echo "runs: $runs (median), after one warm-up run each; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "runs: $runs rounds (median), round-robin after one warm-up run each; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf '| %-50s | %8s | %8s | %14s |\n' "command" "wall (s)" "CPU (s)" "peak RSS (KiB)"
 printf '| %-50s | %8s | %8s | %14s |\n' "---" "---" "---" "---"
-measure "git diff --name-only (renames on, git's default)" git -C "$repo" diff --name-only "$before" "$after"
-measure "git diff --name-only --no-renames" git -C "$repo" diff --name-only --no-renames "$before" "$after"
-measure "mlinfra detect, push (before..after)" env GITHUB_OUTPUT= GITHUB_ACTIONS= \
-    "$binary" detect --repo "$repo" --event "$out/push.json" --event-name push
-measure "mlinfra detect, pull request (merge-base..head)" env GITHUB_OUTPUT= GITHUB_ACTIONS= \
-    "$binary" detect --repo "$repo" --event "$out/pr.json" --event-name pull_request
-measure "mlinfra detect --all-paths, push" env GITHUB_OUTPUT= GITHUB_ACTIONS= \
-    "$binary" detect --repo "$repo" --event "$out/push.json" --event-name push --all-paths
-measure "mlinfra version (process start-up only)" "$binary" version
+for i in "${!names[@]}"; do
+    mapfile -t wall < <(awk '{print $1}' "$out/times.$i")
+    mapfile -t cpu < <(awk '{printf "%.2f\n", $2 + $3}' "$out/times.$i")
+    mapfile -t rss < <(awk '{print $4}' "$out/times.$i")
+    printf '| %-50s | %8s | %8s | %14s |\n' "${names[$i]}" "$(median "${wall[@]}")" \
+        "$(median "${cpu[@]}")" "$(median "${rss[@]}")"
+done
 
-"$binary" detect --repo "$repo" --event "$out/push.json" --event-name push >"$out/result.json" 2>/dev/null
-"$binary" detect --repo "$repo" --event "$out/push.json" --event-name push --all-paths \
-    >"$out/result-all.json" 2>/dev/null
+command_of 2
+"${cmd[@]}" >"$out/result.json" 2>/dev/null
+command_of 4
+"${cmd[@]}" >"$out/result-all.json" 2>/dev/null
 echo
 # The selection must not depend on the pruning.
 sel() { sed -n '/"matrix"/,/"skip"/p' "$1"; }

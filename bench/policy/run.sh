@@ -37,7 +37,7 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 
 echo "== big plan: $n resource changes, $((bytes / 1000000)) MB, 20 policies, $runs runs"
 : >"$out/big.txt"
-for i in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
     set +e
     /usr/bin/time -f "%e %M %U %S" -o "$out/time.txt" "$bin" check --plan "$plan" \
         --policies bench/policy/policies --format json >"$out/big.json"
@@ -58,7 +58,7 @@ echo "== corpus: 89 cases, $runs runs"
 cases="$root/tests/fixtures/terraform-compliance/cases"
 : >"$out/judge.txt"
 : >"$out/loop.txt"
-for i in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
     start=$(date +%s.%N)
     python3 tests/fixtures/terraform-compliance/run-terraform-compliance-corpus --bin "$bin" \
         --cases "$cases" >"$out/judge.log"
@@ -78,7 +78,7 @@ done
 tail -1 "$out/judge.log"
 echo "   judge end to end: $(median <"$out/judge.txt") s (median); mlinfra alone (shell loop): $(median <"$out/loop.txt") s"
 start=$(date +%s.%N)
-for i in $(seq 20); do "$bin" --version >/dev/null; done
+for _ in $(seq 20); do "$bin" --version >/dev/null; done
 end=$(date +%s.%N)
 echo "   process start-up alone (mlinfra --version): $(echo "($end - $start) * 1000 / 20" | bc) ms"
 echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char plan_json[] =
     "{\"format_version\":\"1.2\",\"variables\":{\"region\":{\"value\":\"eu-west-1\"}},"
     "\"resource_changes\":["
-    "{\"address\":\"aws_s3_bucket.a\",\"mode\":\"managed\",\"type\":\"aws_s3_bucket\",\"name\":\"a\","
+    "{\"address\":\"aws_s3_bucket.a\",\"mode\":\"managed\",\"type\":\"aws_s3_bucket\",\"name\":"
+    "\"a\","
     "\"change\":{\"actions\":[\"create\"],\"after\":{\"acl\":\"private\",\"tags\":{\"Name\":\"a\"},"
     "\"versioning\":[{\"enabled\":true}],\"count\":3},\"after_unknown\":{\"id\":true}}},"
     "{\"address\":\"aws_security_group.sg\",\"mode\":\"managed\",\"type\":\"aws_security_group\","

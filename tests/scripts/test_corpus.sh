@@ -42,7 +42,9 @@ checked=0
 while IFS=$'\t' read -r case flags _; do
     [ "$case" = case ] && continue
     dir="$fixtures/cases/$case"
-    [ -f "$fixtures/golden/$case.stdout" ] && [ -f "$dir/test.feature" ] || continue
+    if [ ! -f "$fixtures/golden/$case.stdout" ] || [ ! -f "$dir/test.feature" ]; then
+        continue
+    fi
     args=(check --plan "$dir/plan.out.json" --policies "$dir" --format terraform-compliance)
     [[ "$flags" == *-q* ]] || args+=(--no-early-exit)
     set +e

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -237,6 +238,8 @@ struct mi_test_server *mi_test_server_start(const char *name, const char *const 
             dup2(logfd, 1);
             dup2(logfd, 2);
             setpgid(0, 0);
+            /* A test runner killed by its time limit must not leave its server behind. */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             execvp(args[0], args);
             _exit(127);
         }

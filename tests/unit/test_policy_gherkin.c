@@ -135,8 +135,8 @@ static int load(const char *text, struct mi_policy_set **set)
 Test(policy_load, unknown_step_names_file_line_and_step)
 {
     struct mi_policy_set *set = NULL;
-    int rc = load("Feature: f\n  Scenario: s\n    Given I have x defined\n    Then it sparkles\n",
-                  &set);
+    int rc =
+        load("Feature: f\n  Scenario: s\n    Given I have x defined\n    Then it sparkles\n", &set);
     cr_assert_lt(rc, 0);
     cr_assert_null(set);
     cr_assert(strstr(mi_error_last(), "p.feature:4"), "%s", mi_error_last());

@@ -285,8 +285,7 @@ static const struct meaning meanings[] = {
      "=aws_s3_bucket.a"},
     {14, S3 "When its address metadata is not aws_s3_bucket.a\n" FAIL_ON, MI_POLICY_FAILED,
      "=aws_s3_bucket.b"},
-    {15, S3 "When its name metadata has not a\n" FAIL_ON, MI_POLICY_FAILED,
-     "=aws_s3_bucket.b"},
+    {15, S3 "When its name metadata has not a\n" FAIL_ON, MI_POLICY_FAILED, "=aws_s3_bucket.b"},
     {16, S3 "When its actions metadata does not include \"upd.*\" regex\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_s3_bucket.a"},
     {17, S3 "When its actions metadata does not contain \"cre.*\" regex\n" FAIL_ON,
@@ -306,11 +305,16 @@ static const struct meaning meanings[] = {
     {28, S3 "When its acl has private\n" FAIL_ON, MI_POLICY_FAILED, "=aws_s3_bucket.a"},
     {30, S3 "When its tags includes an entry where Environment is \"prod.*\" regex\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_s3_bucket.a"},
-    {31, EC2 "When its vpc_security_group_ids reference contains \"aws_security_group\\..*\" regex\n" FAIL_ON,
+    {31,
+     EC2 "When its vpc_security_group_ids reference contains \"aws_security_group\\..*\" "
+         "regex\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_instance.web"},
-    {32, EC2 "When its vpc_security_group_ids reference includes \"aws_security_group\\.w.*\" regex\n" FAIL_ON,
+    {32,
+     EC2 "When its vpc_security_group_ids reference includes \"aws_security_group\\.w.*\" "
+         "regex\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_instance.web"},
-    {33, EC2 "When its vpc_security_group_ids reference has \"aws_security_group\\.x\" regex\n" FAIL_ON,
+    {33,
+     EC2 "When its vpc_security_group_ids reference has \"aws_security_group\\.x\" regex\n" FAIL_ON,
      MI_POLICY_SKIPPED, "SKIP Can not find aws_security_group\\.x reference in aws_instance.web."},
     {34, EC2 "When its vpc_security_group_ids reference is \".*web\" regex\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_instance.web"},
@@ -318,18 +322,20 @@ static const struct meaning meanings[] = {
      "=aws_s3_bucket.a"},
     {36, S3 "When its acl includes \"PUB.*\" regex\n" FAIL_ON, MI_POLICY_FAILED,
      "=aws_s3_bucket.b"},
-    {38, S3 "When its bucket is \"scr.*\" regex\n" FAIL_ON, MI_POLICY_FAILED,
-     "=aws_s3_bucket.b"},
-    {40, EC2 "When its vpc_security_group_ids reference does not contain aws_security_group.x\n" FAIL_ON,
+    {38, S3 "When its bucket is \"scr.*\" regex\n" FAIL_ON, MI_POLICY_FAILED, "=aws_s3_bucket.b"},
+    {40,
+     EC2
+     "When its vpc_security_group_ids reference does not contain aws_security_group.x\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_instance.web"},
-    {41, EC2 "When its vpc_security_group_ids reference does not include aws_security_group.web\n" FAIL_ON,
+    {41,
+     EC2
+     "When its vpc_security_group_ids reference does not include aws_security_group.web\n" FAIL_ON,
      MI_POLICY_SKIPPED, "SKIP Found aws_security_group.web reference in aws_instance.web."},
     {42, EC2 "When its vpc_security_group_ids reference has not aws_security_group.x\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_instance.web"},
     {44, S3 "When its acl does not contain private\n" FAIL_ON, MI_POLICY_FAILED,
      "=aws_s3_bucket.b"},
-    {46, S3 "When its acl has not public-read\n" FAIL_ON, MI_POLICY_FAILED,
-     "=aws_s3_bucket.a"},
+    {46, S3 "When its acl has not public-read\n" FAIL_ON, MI_POLICY_FAILED, "=aws_s3_bucket.a"},
     {48, S3 "When its tags does not include an entry where Name is \"log.*\" regex\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_s3_bucket.b"},
     {49, EC2 "When its vpc_security_group_ids reference does not contain \"x.*\" regex\n" FAIL_ON,
@@ -346,20 +352,16 @@ static const struct meaning meanings[] = {
      "=aws_s3_bucket.b"},
     {55, S3 "When its acl has not \"p.*\" regex\n" FAIL_ON, MI_POLICY_SKIPPED,
      "SKIP Found p.* acl in aws_s3_bucket.a, aws_s3_bucket.b."},
-    {56, S3 "When its acl is not \"pub.*\" regex\n" FAIL_ON, MI_POLICY_FAILED,
-     "=aws_s3_bucket.a"},
+    {56, S3 "When its acl is not \"pub.*\" regex\n" FAIL_ON, MI_POLICY_FAILED, "=aws_s3_bucket.a"},
     {59, S3 "When they have server_side_encryption_configuration\n" FAIL_ON, MI_POLICY_FAILED,
      "=aws_s3_bucket.a"},
-    {61, S3 "When it doesnt have versioning\n" FAIL_ON, MI_POLICY_FAILED,
-     "=aws_s3_bucket.b"},
-    {63, S3 "When they dont have versioning\n" FAIL_ON, MI_POLICY_FAILED,
-     "=aws_s3_bucket.b"},
+    {61, S3 "When it doesnt have versioning\n" FAIL_ON, MI_POLICY_FAILED, "=aws_s3_bucket.b"},
+    {63, S3 "When they dont have versioning\n" FAIL_ON, MI_POLICY_FAILED, "=aws_s3_bucket.b"},
     {64, S3 "When they do not have server_side_encryption_configuration\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_s3_bucket.b"},
     {65, S3 "When it doesnt contain acl\n" FAIL_ON, MI_POLICY_SKIPPED,
      "SKIP All objects (aws_s3_bucket) coming from previous step has acl property."},
-    {66, S3 "When it does not contain versioning\n" FAIL_ON, MI_POLICY_FAILED,
-     "=aws_s3_bucket.b"},
+    {66, S3 "When it does not contain versioning\n" FAIL_ON, MI_POLICY_FAILED, "=aws_s3_bucket.b"},
     {69, S3 "Then they must have acl", MI_POLICY_PASSED, NULL},
     {70, S3 "Then they must contain website", MI_POLICY_FAILED,
      "aws_s3_bucket.a (aws_s3_bucket) does not have website property."},
@@ -376,7 +378,9 @@ static const struct meaning meanings[] = {
     {85, S3 "When I count them\nThen I expect the result is more than 1", MI_POLICY_PASSED, NULL},
     {85, S3 "When I count them\nThen I expect the result is bigger and equal than 3",
      MI_POLICY_FAILED, "2 is not more and equal than 3."},
-    {87, S3 "Then it must contain acl\nThen all of its values must match the \"^(private|public-read)$\" regex",
+    {87,
+     S3 "Then it must contain acl\nThen all of its values must match the "
+        "\"^(private|public-read)$\" regex",
      MI_POLICY_PASSED, NULL},
     {87, S3 "Then it must contain acl\nThen all of its values must match the \"^private$\" regex",
      MI_POLICY_FAILED,
@@ -384,9 +388,11 @@ static const struct meaning meanings[] = {
      "regex. It is set to public-read."},
     {94, S3 "When its actions metadata includes update\nThen it must fail", MI_POLICY_FAILED,
      /* as in terraform-compliance, a metadata filter leaves the context's addresses alone */
-     "Forcefully failing the scenario on aws_s3_bucket (aws_s3_bucket.a, aws_s3_bucket.b) resource"},
+     "Forcefully failing the scenario on aws_s3_bucket (aws_s3_bucket.a, aws_s3_bucket.b) "
+     "resource"},
     {95, S3 "Then it should fail", MI_POLICY_FAILED,
-     "Forcefully failing the scenario on aws_s3_bucket (aws_s3_bucket.a, aws_s3_bucket.b) resource"},
+     "Forcefully failing the scenario on aws_s3_bucket (aws_s3_bucket.a, aws_s3_bucket.b) "
+     "resource"},
     {96, S3 "Then it fails", MI_POLICY_FAILED, "Forcefully failing the scenario"},
     {97, S3 "Then the scenario must fail", MI_POLICY_FAILED, "Forcefully failing the scenario"},
     {99, S3 "Then the scenario fails", MI_POLICY_FAILED, "Forcefully failing the scenario"},
@@ -394,14 +400,21 @@ static const struct meaning meanings[] = {
      "Can not find private in acl property of aws_s3_bucket.b."},
     {100, S3 "Then its force_destroy key must not be true", MI_POLICY_FAILED, "Found true"},
     /* families the corpus uses little */
-    {1, "Given I have aws provider configured\nWhen it contains region\nThen its value must be eu-west-1",
+    {1,
+     "Given I have aws provider configured\nWhen it contains region\nThen its value must be "
+     "eu-west-1",
      MI_POLICY_PASSED, NULL},
-    {1, "Given I have aws provider configured\nWhen it contains region\nThen its value must be us-east-1",
+    {1,
+     "Given I have aws provider configured\nWhen it contains region\nThen its value must be "
+     "us-east-1",
      MI_POLICY_FAILED, "region property in aws.\b provider does not match with ^us\\-east\\-1$"},
-    {1, "Given I have aws_caller_identity data configured\nThen it must contain account_id\n"
-        "And its value must match the \"^[0-9]{12}$\" regex",
+    {1,
+     "Given I have aws_caller_identity data configured\nThen it must contain account_id\n"
+     "And its value must match the \"^[0-9]{12}$\" regex",
      MI_POLICY_PASSED, NULL},
-    {1, "Given I have region variable configured\nThen it must contain value\nAnd its value must be eu-west-1",
+    {1,
+     "Given I have region variable configured\nThen it must contain value\nAnd its value must be "
+     "eu-west-1",
      MI_POLICY_PASSED, NULL},
     {1, "Given I have nothing variable configured\n" FAIL_ON, MI_POLICY_SKIPPED,
      "SKIP Can not find nothing defined in target terraform plan."},
@@ -409,30 +422,41 @@ static const struct meaning meanings[] = {
      MI_POLICY_FAILED, "Forcefully failing the scenario on any output"},
     {2, "Given I have resource that supports kms_key_id defined\n" FAIL_ON, MI_POLICY_FAILED,
      "=aws_instance.web"},
-    {2, "Given I have resource that supports tags defined\nThen it must contain tags\n"
-        "And it must contain Name",
-     MI_POLICY_FAILED, "aws_security_group.web (resource that supports tags) does not have Name property."},
-    {2, "Given I have AWS S3 Bucket defined\nWhen its tags includes an entry where CostCenter is 42\n" FAIL_ON,
+    {2,
+     "Given I have resource that supports tags defined\nThen it must contain tags\n"
+     "And it must contain Name",
+     MI_POLICY_FAILED,
+     "aws_security_group.web (resource that supports tags) does not have Name property."},
+    {2,
+     "Given I have AWS S3 Bucket defined\nWhen its tags includes an entry where CostCenter is "
+     "42\n" FAIL_ON,
      MI_POLICY_FAILED, "=aws_s3_bucket.a"},
     {67, EC2 "Then it must have \"aws_security_group\\.web\" referenced", MI_POLICY_PASSED, NULL},
     {67, S3 "Then it must have \"aws_security_group\\.web\" referenced", MI_POLICY_FAILED,
      "aws_security_group\\.web is not referenced within aws_s3_bucket.a."},
-    {68, "Given I have aws_security_group defined\nWhen it has ingress\nThen it must contain ingress\n"
-         "And it must not have tcp protocol and port 443 for 0.0.0.0/0",
-     MI_POLICY_FAILED, "tcp/443 port is defined within 0.0.0.0/0 network in aws_security_group.web."},
-    {68, "Given I have aws_security_group defined\nThen it must contain ingress\n"
-         "And it must only have tcp protocol and port 443 for 0.0.0.0/0",
+    {68,
+     "Given I have aws_security_group defined\nWhen it has ingress\nThen it must contain ingress\n"
+     "And it must not have tcp protocol and port 443 for 0.0.0.0/0",
+     MI_POLICY_FAILED,
+     "tcp/443 port is defined within 0.0.0.0/0 network in aws_security_group.web."},
+    {68,
+     "Given I have aws_security_group defined\nThen it must contain ingress\n"
+     "And it must only have tcp protocol and port 443 for 0.0.0.0/0",
      MI_POLICY_PASSED, NULL},
-    {68, "Given I have aws_security_group defined\nThen it must contain ingress\n"
-         "And it must have tcp protocol and port 22 for 192.168.0.0/16",
-     MI_POLICY_FAILED, "tcp/22 port is not defined within 192.168.0.0/16 network in aws_security_group.web."},
+    {68,
+     "Given I have aws_security_group defined\nThen it must contain ingress\n"
+     "And it must have tcp protocol and port 22 for 192.168.0.0/16",
+     MI_POLICY_FAILED,
+     "tcp/22 port is not defined within 192.168.0.0/16 network in aws_security_group.web."},
     {91, S3 "Then it must contain policy\nThen its value must be null", MI_POLICY_FAILED,
      "policy property in aws_s3_bucket.a is considered to be not Null."},
     {93, S3 "Then it must contain tags\nThen its value must contain production", MI_POLICY_FAILED,
      "production could not found in aws_s3_bucket.b."},
     {93, S3 "Then it must contain tags\nThen its value must not contain scratch", MI_POLICY_FAILED,
      "scratch found in {'values': 'scratch', 'address': None}."},
-    {103, S3 "Then it must contain acl\nThen I flatten all values found\nThen it must cover {aws_s3_bucket.values.acl}",
+    {103,
+     S3 "Then it must contain acl\nThen I flatten all values found\nThen it must cover "
+        "{aws_s3_bucket.values.acl}",
      /* a flattened stash is a dict: iterating it gives its keys, as in Python */
      MI_POLICY_FAILED, "TypeError: string indices must be integers"},
     {104, S3 "Then it must contain acl\nThen it must be in {aws_s3_bucket.values.acl}",
@@ -441,8 +465,8 @@ static const struct meaning meanings[] = {
      MI_POLICY_FAILED, "x-{aws_s3_bucket.values.acl} does not cover selected resources."},
     {108, S3 "Then it must contain acl\nThen it must not be in {aws_s3_bucket.values.acl}",
      MI_POLICY_FAILED, "{aws_s3_bucket.values.acl} covers selected resources."},
-    {104, S3 "Then it must contain acl\nThen it must be in private",
-     MI_POLICY_FAILED, "Could not resolve haystack: private"},
+    {104, S3 "Then it must contain acl\nThen it must be in private", MI_POLICY_FAILED,
+     "Could not resolve haystack: private"},
 };
 
 Test(policy_patterns, unused_patterns_mean_what_they_say, .init = load_plan, .fini = free_plan)
@@ -504,8 +528,9 @@ Test(policy_patterns, failures_carry_address_value_and_line, .init = load_plan, 
 
 Test(policy_patterns, warning_tag_reports_without_failing, .init = load_plan, .fini = free_plan)
 {
-    const char *text = "Feature: w\n  @warning\n  Scenario: s\n    Given I have aws_s3_bucket defined\n"
-                       "    Then it must contain website\n";
+    const char *text =
+        "Feature: w\n  @warning\n  Scenario: s\n    Given I have aws_s3_bucket defined\n"
+        "    Then it must contain website\n";
     struct mi_policy_set *set = NULL;
     cr_assert_eq(mi_policy_load_text(&set, "w.feature", text, strlen(text)), 0);
     struct mi_policy_result *r = NULL;
@@ -538,9 +563,10 @@ Test(policy_patterns, case_sensitive_tag_changes_comparisons, .init = load_plan,
 
 Test(policy_patterns, noskip_turns_a_skip_into_a_failure, .init = load_plan, .fini = free_plan)
 {
-    const char *text = "Feature: n\n  @noskip\n  Scenario: s\n    Given I have aws_lambda_function defined\n"
-                       "  @noskip_at_line_8\n  Scenario: t\n    Given I have aws_s3_bucket defined\n"
-                       "    When its acl is nope\n    Then it must fail\n";
+    const char *text =
+        "Feature: n\n  @noskip\n  Scenario: s\n    Given I have aws_lambda_function defined\n"
+        "  @noskip_at_line_8\n  Scenario: t\n    Given I have aws_s3_bucket defined\n"
+        "    When its acl is nope\n    Then it must fail\n";
     struct mi_policy_set *set = NULL;
     cr_assert_eq(mi_policy_load_text(&set, "n.feature", text, strlen(text)), 0);
     struct mi_policy_result *r = NULL;

@@ -106,9 +106,8 @@ Test(policy_plan, builds_the_model_terraform_compliance_uses)
     cr_assert_eq(actions->kind, MI_V_LIST);
     cr_assert_str_eq(actions->u.items[0].u.s, "update");
     /* a string holding JSON is decoded */
-    const mi_value *policy = mi_value_get(mi_value_get(mi_value_get(&p->resources, "aws_s3_bucket.a"),
-                                                       "values"),
-                                          "policy");
+    const mi_value *policy = mi_value_get(
+        mi_value_get(mi_value_get(&p->resources, "aws_s3_bucket.a"), "values"), "policy");
     cr_assert_eq(policy->kind, MI_V_DICT);
     /* the security group the instance references is mounted into it, and back */
     const mi_value *web = mi_value_get(&p->resources, "aws_instance.web");

@@ -20,26 +20,25 @@ static struct mi_policy_result *result;
 static struct mi_window_set *windows;
 static struct mi_window_report report;
 
-static const char *feature =
-    "Feature: Buckets <&> \"quotes\"\n"
-    "  Scenario: acl is private\n"
-    "    Given I have aws_s3_bucket defined\n"
-    "    Then it must contain acl\n"
-    "    And its value must be private\n"
-    "  Scenario: lambdas\n"
-    "    Given I have aws_lambda_function defined\n"
-    "    Then it must fail\n"
-    "  @warning\n"
-    "  Scenario: warned\n"
-    "    Given I have aws_instance defined\n"
-    "    Then it must contain user_data\n"
-    "  Scenario Outline: tag <t>\n"
-    "    Given I have aws_s3_bucket defined\n"
-    "    Then it must contain tags\n"
-    "    And it must contain <t>\n"
-    "    Examples:\n"
-    "      | t    |\n"
-    "      | Name |\n";
+static const char *feature = "Feature: Buckets <&> \"quotes\"\n"
+                             "  Scenario: acl is private\n"
+                             "    Given I have aws_s3_bucket defined\n"
+                             "    Then it must contain acl\n"
+                             "    And its value must be private\n"
+                             "  Scenario: lambdas\n"
+                             "    Given I have aws_lambda_function defined\n"
+                             "    Then it must fail\n"
+                             "  @warning\n"
+                             "  Scenario: warned\n"
+                             "    Given I have aws_instance defined\n"
+                             "    Then it must contain user_data\n"
+                             "  Scenario Outline: tag <t>\n"
+                             "    Given I have aws_s3_bucket defined\n"
+                             "    Then it must contain tags\n"
+                             "    And it must contain <t>\n"
+                             "    Examples:\n"
+                             "      | t    |\n"
+                             "      | Name |\n";
 
 static void setup(void)
 {
@@ -103,8 +102,8 @@ Test(policy_render, json_parses_and_carries_everything)
     cr_assert_str_eq(json_string_value(json_object_get(f0, "value")), "public-read");
     cr_assert_eq(json_integer_value(json_object_get(f0, "line")), 5);
     json_t *skipped = json_array_get(sc, 1);
-    cr_assert(strstr(json_string_value(json_object_get(skipped, "skip_reason")),
-                     "aws_lambda_function"));
+    cr_assert(
+        strstr(json_string_value(json_object_get(skipped, "skip_reason")), "aws_lambda_function"));
     json_t *warned = json_array_get(sc, 2);
     cr_assert_eq(json_array_size(json_object_get(warned, "warnings")), 1);
     cr_assert_eq(json_array_size(json_object_get(warned, "failures")), 0);
@@ -113,10 +112,9 @@ Test(policy_render, json_parses_and_carries_everything)
     json_t *cw = json_object_get(doc, "change_windows");
     cr_assert(json_is_false(json_object_get(cw, "open")));
     cr_assert_str_eq(json_string_value(json_object_get(cw, "opens_at")), "2025-11-21T23:00:00Z");
-    cr_assert_str_eq(
-        json_string_value(json_object_get(json_array_get(json_object_get(cw, "closed_by"), 0),
-                                          "message")),
-        "Not on <Fridays>.");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(cw, "closed_by"), 0), "message")),
+                     "Not on <Fridays>.");
     json_decref(doc);
     mi_buf_release(&out);
 }

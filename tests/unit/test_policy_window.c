@@ -48,14 +48,13 @@ static int open_at(const struct mi_window_set *set, const char *env, const char 
     return open;
 }
 
-static const char *friday =
-    "version: 1\n"
-    "timezone: Europe/Amsterdam\n"
-    "windows:\n"
-    "  - name: no-friday\n"
-    "    environments: [production]\n"
-    "    days: [fri]\n"
-    "    message: Not on Fridays.\n";
+static const char *friday = "version: 1\n"
+                            "timezone: Europe/Amsterdam\n"
+                            "windows:\n"
+                            "  - name: no-friday\n"
+                            "    environments: [production]\n"
+                            "    days: [fri]\n"
+                            "    message: Not on Fridays.\n";
 
 Test(policy_window, friday_in_amsterdam_is_closed_whatever_utc_says)
 {

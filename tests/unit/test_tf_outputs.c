@@ -67,13 +67,18 @@ Test(tf_outputs, other_values_are_compact_json_and_sensitive_strings_inside_are_
 
 Test(tf_outputs, refuses_what_is_not_terraforms_output)
 {
-    static const char *const bad[] = {"", "[]", "{\"a\":1}", "{\"a\":{\"type\":\"string\"}}",
-                                      "{\"a\":{\"value\":1},\"a\":{\"value\":2}}", "{", NULL};
+    static const char *const bad[] = {"",
+                                      "[]",
+                                      "{\"a\":1}",
+                                      "{\"a\":{\"type\":\"string\"}}",
+                                      "{\"a\":{\"value\":1},\"a\":{\"value\":2}}",
+                                      "{",
+                                      NULL};
     for (size_t i = 0; bad[i]; i++) {
         struct mi_tf_outputs o = MI_TF_OUTPUTS_INIT;
-        cr_assert_eq(mi_tf_outputs_parse(&o, bad[i], strlen(bad[i]), "terraform output -json",
-                                         NULL, NULL),
-                     MI_ERR, "accepted: %s", bad[i]);
+        cr_assert_eq(
+            mi_tf_outputs_parse(&o, bad[i], strlen(bad[i]), "terraform output -json", NULL, NULL),
+            MI_ERR, "accepted: %s", bad[i]);
         cr_assert(strstr(mi_error_last(), "terraform output -json"), "%s", mi_error_last());
         cr_assert_eq(o.len, 0);
         cr_assert_null(o.items);

@@ -593,7 +593,8 @@ static int parse_port(const char *s)
 int main(int argc, char **argv)
 {
     int listen_port = -1;
-    for (int i = 1; i < argc; i++) {
+    /* Every option takes a value: they come in pairs. */
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--listen") == 0)
             listen_port = parse_port(v);
@@ -605,7 +606,6 @@ int main(int argc, char **argv)
             stats_path = v;
         else
             return usage();
-        i++;
     }
     if (listen_port <= 0 || target_port <= 0)
         return usage();
