@@ -76,9 +76,11 @@ int main(int argc, char **argv)
         return MI_EXIT_ERROR;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    git_libgit2_init();
+    if (c->needs_git)
+        git_libgit2_init();
     int rc = c->run(argc - 1, argv + 1);
-    git_libgit2_shutdown();
+    if (c->needs_git)
+        git_libgit2_shutdown();
     curl_global_cleanup();
     mi_log_mask_reset();
     return rc;

@@ -16,6 +16,9 @@ struct mi_cmd {
     const char *name;
     const char *summary;
     mi_cmd_fn run;
+    /* 1 when the command reads git history: libgit2's initialisation parses the system's CA
+     * certificates (about 15 ms), so main.c pays it only for these commands. */
+    int needs_git;
 };
 
 /* The command table, ending with a zeroed entry (cmd_table.c). */
