@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config git curl ca-certificates
           libcurl4-openssl-dev libssl-dev libjansson-dev libgit2-dev libsodium-dev libyaml-dev
-          libcriterion-dev clang libclang-rt-14-dev shellcheck python3 python3-yaml
+          libcriterion-dev clang libclang-rt-14-dev shellcheck valgrind python3 python3-yaml
           nodejs npm)
 missing=()
 for p in "${packages[@]}"; do

@@ -1552,8 +1552,7 @@ int mi_cmd_apply(int argc, char **argv)
     if (phase_context(&r) < 0 || phase_resolve(&r) < 0 || phase_rules(&r) < 0 ||
         phase_fingerprint(&r) < 0)
         goto finish;
-    mi_log_notice("applying pull request #%lld to environment '%s' (%s)", r.pr, r.env->name,
-                  r.env->directory);
+    mi_log_notice("pull request #%lld, environment '%s' (%s)", r.pr, r.env->name, r.env->directory);
     if (phase_lock(&r) < 0)
         goto finish;
     if (phase_fetch(&r) == 0)

@@ -14,7 +14,8 @@
 void mi_cancel_install(void);
 /* The signal number that asked us to stop, or 0. */
 int mi_cancel_requested(void);
-/* Clears the flag (tests). */
+/* Clears the flag: for tests, and for cleanup after cancellation (apply releases its lock
+ * over HTTP, which would otherwise abort while the flag is set). */
 void mi_cancel_reset(void);
 /* Sleeps up to ms milliseconds, waking early on cancellation; returns MI_ECANCELLED then. */
 int mi_cancel_sleep_ms(long ms);
