@@ -73,7 +73,7 @@ LABEL org.opencontainers.image.title="mlinfra" \
 # reference configuration uses local modules; add git here for git:: module sources.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libcurl4 libjansson4 libgit2-1.5 libsodium23 libyaml-0-2 \
+      ca-certificates libcurl4 libjansson4 libgit2-1.5 libsodium23 libyaml-0-2 tzdata \
  && rm -rf /var/lib/apt/lists/* /usr/share/man/* /var/log/apt /var/log/dpkg.log \
  && find /usr/share/doc -type f ! -name copyright -delete \
  && groupadd --system --gid 10001 mlinfra \

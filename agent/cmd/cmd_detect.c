@@ -398,7 +398,6 @@ int mi_cmd_detect(int argc, char **argv)
     struct mi_selection *sel = NULL;
     git_repository *repo = NULL;
     json_t *result = NULL;
-    char *out = NULL;
     char *config_path = NULL;
     struct mi_path_set scope = MI_PATH_SET_INIT;
     int local = o.base || o.head || o.branch;
@@ -472,19 +471,14 @@ int mi_cmd_detect(int argc, char **argv)
                       ctx->pr_number, ctx->head_repo ? ctx->head_repo : "deleted repository");
 
     result = build_result(ctx, changes, sel, cfg);
-    out = json_dumps(result, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!out) {
-        rc = mi_error_set(MI_ERR, "detect: a path or name is not valid UTF-8 and cannot be "
-                                  "written as JSON");
-        goto fail;
-    }
     const char *gh_out = o.github_output ? o.github_output : env_or_null("GITHUB_OUTPUT");
     if (gh_out && (rc = write_outputs(gh_out, result, sel, ctx, changes)))
         goto fail;
     log_selection(ctx, changes, sel);
-    fputs(out, stdout);
-    fputc('\n', stdout);
-    if (fflush(stdout) != 0) {
+    /* Streamed: every string in it went through jstr, so encoding cannot fail half-way;
+     * only writing can. */
+    if (json_dumpf(result, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+        fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
         rc = mi_error_errno(MI_ERR, "detect: cannot write the result");
         goto fail;
     }
@@ -494,7 +488,6 @@ fail:
     exit_code = mi_cmd_fail("detect", rc);
 done:
     mi_path_set_release(&scope);
-    free(out);
     free(config_path);
     json_decref(result);
     mi_selection_free(sel);

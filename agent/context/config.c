@@ -818,12 +818,16 @@ int mi_config_discover(struct mi_config *cfg, const char *workdir)
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        char *full = mi_fs_join(root, de->d_name);
-        struct stat st;
-        int got = lstat(full, &st) == 0;
-        int is_dir = got && S_ISDIR(st.st_mode);
-        int is_link = got && S_ISLNK(st.st_mode);
-        free(full);
+        /* The entry's type comes with it on most file systems; lstat only when it does not. */
+        int is_dir = de->d_type == DT_DIR, is_link = de->d_type == DT_LNK;
+        if (de->d_type == DT_UNKNOWN) {
+            char *full = mi_fs_join(root, de->d_name);
+            struct stat st;
+            int got = lstat(full, &st) == 0;
+            is_dir = got && S_ISDIR(st.st_mode);
+            is_link = got && S_ISLNK(st.st_mode);
+            free(full);
+        }
         if (is_link) {
             warn(cfg, mi_xasprintf("%s/%s is a symbolic link, not taken as an environment",
                                    cfg->environments_dir, de->d_name));

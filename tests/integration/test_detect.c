@@ -452,6 +452,26 @@ Test(detect, renames_and_no_op_changes)
     world_free(&w);
 }
 
+Test(detect, paths_that_are_not_utf8_stay_valid_json)
+{
+    struct world w;
+    world_init(&w, NULL);
+    mi_test_repo_write(w.r, "environments/dev/caf\xe9.tf", "# latin-1 name\n");
+    world_head(&w);
+    json_t *ev = pr_event(&w, "pull_request.opened.json", "dev");
+    struct result res;
+    detect(&res, &w, "pull_request", ev, NULL);
+    expect_exit(&res, 0);
+    expect_selected(&res, "dev");
+    json_t *reason = json_array_get(
+        json_object_get(json_array_get(json_object_get(res.json, "environments"), 0), "reasons"),
+        0);
+    cr_assert_str_eq(jget(reason, "path"), "environments/dev/caf\xef\xbf\xbd.tf");
+    result_release(&res);
+    json_decref(ev);
+    world_free(&w);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Pushes and manual runs.
  */
