@@ -573,8 +573,8 @@ static void scanned_free(struct scanned *sc)
     free(sc);
 }
 
-static int scan_blob(struct mi_module_graph *g, const git_tree_entry *e, int json,
-                     const char *file, struct scanned **out)
+static int scan_blob(struct mi_module_graph *g, const git_tree_entry *e, int json, const char *file,
+                     struct scanned **out)
 {
     char hex[GIT_OID_HEXSZ + 2];
     git_oid_tostr(hex, GIT_OID_HEXSZ + 1, git_tree_entry_id(e));
@@ -633,8 +633,8 @@ static int parse_dir(struct mi_module_graph *g, struct node *n)
                                       "read",
                                       file, MI_MODULES_MAX_FILE_BYTES));
         if (!rc && sc->status == SCAN_BAD_JSON)
-            node_warn(n, mi_xasprintf("%s: not a JSON object; its module blocks were not read",
-                                      file));
+            node_warn(n,
+                      mi_xasprintf("%s: not a JSON object; its module blocks were not read", file));
         if (!rc) {
             struct parse_ctx pc = {n, file};
             for (size_t k = 0; k < sc->n; k++)
