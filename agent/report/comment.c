@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/md.h"
 #include "util/log.h"
 #include "util/banned.h"
 
@@ -138,84 +139,6 @@ static size_t utf8_cut(const char *s, size_t len)
     return k;
 }
 
-/* A code span; in a table cell pipes are escaped (GFM unescapes them inside code). */
-static void md_code(mi_buf *out, const char *s, size_t len, int cell)
-{
-    size_t ticks = longest_run(s, len, '`') + 1;
-    for (size_t i = 0; i < ticks; i++)
-        mi_buf_addch(out, '`');
-    int pad = ticks > 1 || (len && (s[0] == '`' || s[len - 1] == '`'));
-    if (pad)
-        mi_buf_addch(out, ' ');
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '\n' || c == '\r' || c == '\t')
-            mi_buf_addch(out, ' ');
-        else if (c == '|' && cell)
-            mi_buf_adds(out, "\\|");
-        else
-            mi_buf_addch(out, c);
-    }
-    if (pad)
-        mi_buf_addch(out, ' ');
-    for (size_t i = 0; i < ticks; i++)
-        mi_buf_addch(out, '`');
-}
-
-static void md_codes(mi_buf *out, const char *s, int cell)
-{
-    md_code(out, s, strlen(s), cell);
-}
-
-/* Free text from outside: no HTML, no links or emphasis, no @-mentions, one line. */
-static void md_text(mi_buf *out, const char *s, size_t len, int cell)
-{
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        switch (c) {
-        case '<':
-            mi_buf_adds(out, "&lt;");
-            break;
-        case '>':
-            mi_buf_adds(out, "&gt;");
-            break;
-        case '&':
-            mi_buf_adds(out, "&amp;");
-            break;
-        case '|':
-            mi_buf_adds(out, cell ? "\\|" : "|");
-            break;
-        case '\r':
-            break;
-        case '\n':
-            mi_buf_adds(out, cell ? "<br>" : " ");
-            break;
-        case '@':
-            /* A zero-width space after '@' keeps GitHub from notifying someone. */
-            mi_buf_adds(out, "@\xe2\x80\x8b");
-            break;
-        case '[':
-        case ']':
-        case '*':
-        case '_':
-        case '`':
-        case '\\':
-        case '#':
-        case '~':
-            mi_buf_addch(out, '\\');
-            mi_buf_addch(out, c);
-            break;
-        default:
-            mi_buf_addch(out, c);
-        }
-    }
-}
-
-static void md_texts(mi_buf *out, const char *s, int cell)
-{
-    md_text(out, s, strlen(s), cell);
-}
-
 /* A value for a table cell: a short code span, or a marker for what cannot be shown. */
 static void md_value(mi_buf *out, const char *json, int sensitive, int unknown)
 {
@@ -233,13 +156,13 @@ static void md_value(mi_buf *out, const char *json, int sensitive, int unknown)
     }
     size_t len = strlen(json);
     if (len <= VALUE_MAX) {
-        md_code(out, json, len, 1);
+        mi_md_code(out, json, len, 1);
         return;
     }
     mi_buf tmp = MI_BUF_INIT;
     mi_buf_add(&tmp, json, utf8_cut(json, VALUE_MAX));
     mi_buf_adds(&tmp, "…");
-    md_code(out, tmp.ptr, tmp.len, 1);
+    mi_md_code(out, tmp.ptr, tmp.len, 1);
     mi_buf_release(&tmp);
 }
 
@@ -329,7 +252,7 @@ static void attrs_cell(mi_buf *row, const struct mi_tfplan_resource *rc)
             continue;
         if (shown++)
             mi_buf_adds(row, "<br>");
-        md_codes(row, a->path, 1);
+        mi_md_codes(row, a->path, 1);
         mi_buf_adds(row, ": ");
         if (rc->action != MI_TFPLAN_CREATE && rc->action != MI_TFPLAN_READ) {
             md_value(row, a->before, a->before_sensitive, 0);
@@ -380,7 +303,7 @@ static void extras_cell(mi_buf *row, const struct mi_tfplan_resource *rc, int an
     if (rc->previous_address && strcmp(rc->previous_address, rc->address) != 0) {
         mi_buf_adds(row, any ? "<br>" : "");
         mi_buf_adds(row, "moved from ");
-        md_codes(row, rc->previous_address, 1);
+        mi_md_codes(row, rc->previous_address, 1);
         any = 1;
     }
     if (rc->importing) {
@@ -388,14 +311,14 @@ static void extras_cell(mi_buf *row, const struct mi_tfplan_resource *rc, int an
         mi_buf_adds(row, "imported");
         if (rc->import_id) {
             mi_buf_adds(row, " from ");
-            md_codes(row, rc->import_id, 1);
+            mi_md_codes(row, rc->import_id, 1);
         }
         any = 1;
     }
     if (rc->deposed) {
         mi_buf_adds(row, any ? "<br>" : "");
         mi_buf_adds(row, "deposed object ");
-        md_codes(row, rc->deposed, 1);
+        mi_md_codes(row, rc->deposed, 1);
     }
 }
 
@@ -435,7 +358,7 @@ static int group_of(const struct mi_tfplan_resource *rc)
 static void resource_row(mi_buf *row, const struct mi_tfplan_resource *rc, int g)
 {
     mi_buf_adds(row, "| ");
-    md_codes(row, rc->address, 1);
+    mi_md_codes(row, rc->address, 1);
     mi_buf_adds(row, " | ");
     switch (g) {
     case G_REPLACE:
@@ -447,11 +370,11 @@ static void resource_row(mi_buf *row, const struct mi_tfplan_resource *rc, int g
             for (size_t i = 0; i < rc->replace_paths_len && i < ATTRS_PER_ROW; i++) {
                 if (i)
                     mi_buf_adds(row, ", ");
-                md_codes(row, rc->replace_paths[i], 1);
+                mi_md_codes(row, rc->replace_paths[i], 1);
             }
         } else {
             const char *why = reason_text(rc->action_reason);
-            md_texts(row, why ? why : "—", 1);
+            mi_md_texts(row, why ? why : "—", 1);
         }
         mi_buf_adds(row, " | ");
         attrs_cell(row, rc);
@@ -460,7 +383,7 @@ static void resource_row(mi_buf *row, const struct mi_tfplan_resource *rc, int g
     case G_READ: {
         const char *why = reason_text(rc->action_reason);
         if (why)
-            md_texts(row, why, 1);
+            mi_md_texts(row, why, 1);
         extras_cell(row, rc, why != NULL);
         break;
     }
@@ -531,7 +454,7 @@ static void build_outputs_table(struct table *t, const struct mi_tfplan *plan,
         if (o->action == MI_TFPLAN_NOOP)
             continue;
         mi_buf_adds(&row, "| ");
-        md_codes(&row, o->name, 1);
+        mi_md_codes(&row, o->name, 1);
         mi_buf_addf(&row, " | %s | ", mi_tfplan_action_name(o->action));
         if (o->action == MI_TFPLAN_DELETE) {
             md_value(&row, o->before, o->sensitive, 0);
@@ -565,7 +488,7 @@ static void build_drift_table(struct table *t, const struct mi_tfplan *plan,
     for (size_t i = 0; i < plan->drift_len; i++) {
         const struct mi_tfplan_resource *rc = &plan->drift[i];
         mi_buf_adds(&row, "| ");
-        md_codes(&row, rc->address, 1);
+        mi_md_codes(&row, rc->address, 1);
         mi_buf_addf(&row, " | %s | ",
                     rc->action == MI_TFPLAN_DELETE ? "deleted" : mi_tfplan_action_name(rc->action));
         if (rc->action == MI_TFPLAN_UPDATE)
@@ -597,7 +520,7 @@ static void build_policy_tables(struct table *fail, struct table *rest,
                         failed                                 ? "❌ failed"
                         : p->result == MI_REPORT_POLICY_PASSED ? "✅ passed"
                                                                : "⏭️ skipped");
-            md_texts(&row, p->scenario ? p->scenario : "(unnamed)", 1);
+            mi_md_texts(&row, p->scenario ? p->scenario : "(unnamed)", 1);
             mi_buf_adds(&row, " | ");
             if (p->feature) {
                 mi_buf tmp = MI_BUF_INIT;
@@ -605,13 +528,13 @@ static void build_policy_tables(struct table *fail, struct table *rest,
                     mi_buf_addf(&tmp, "%s:%d", p->feature, p->line);
                 else
                     mi_buf_adds(&tmp, p->feature);
-                md_code(&row, tmp.ptr, tmp.len, 1);
+                mi_md_code(&row, tmp.ptr, tmp.len, 1);
                 mi_buf_release(&tmp);
             }
             mi_buf_adds(&row, " | ");
             if (p->message) {
                 size_t len = strlen(p->message);
-                md_text(&row, p->message,
+                mi_md_text(&row, p->message,
                         utf8_cut(p->message, len > MESSAGE_MAX ? MESSAGE_MAX : len), 1);
                 if (len > MESSAGE_MAX)
                     mi_buf_adds(&row, "…");
@@ -692,7 +615,7 @@ static void build_head(mi_buf *h, const struct mi_report_plan *in, const struct 
     else
         mi_buf_adds(&raw, "📝 ");
     mi_buf_adds(&raw, "Terraform plan for ");
-    md_codes(&raw, in->environment ? in->environment : "?", 0);
+    mi_md_codes(&raw, in->environment ? in->environment : "?", 0);
     mi_buf_adds(&raw, "\n\n");
 
     if (in->failed_step) {
@@ -737,20 +660,20 @@ static void build_head(mi_buf *h, const struct mi_report_plan *in, const struct 
     }
 
     mi_buf_adds(&raw, "| Environment | Commit | Plan id | Terraform |\n|---|---|---|---|\n| ");
-    md_codes(&raw, in->environment ? in->environment : "?", 1);
+    mi_md_codes(&raw, in->environment ? in->environment : "?", 1);
     if (in->directory) {
         mi_buf_adds(&raw, " (");
-        md_codes(&raw, in->directory, 1);
+        mi_md_codes(&raw, in->directory, 1);
         mi_buf_adds(&raw, ")");
     }
     mi_buf_adds(&raw, " | ");
     if (in->head_sha)
-        md_code(&raw, in->head_sha, strlen(in->head_sha) > 12 ? 12 : strlen(in->head_sha), 1);
+        mi_md_code(&raw, in->head_sha, strlen(in->head_sha) > 12 ? 12 : strlen(in->head_sha), 1);
     else
         mi_buf_adds(&raw, "—");
     mi_buf_adds(&raw, " | ");
     if (in->plan_id)
-        md_codes(&raw, in->plan_id, 1);
+        mi_md_codes(&raw, in->plan_id, 1);
     else
         mi_buf_adds(&raw, "_not stored_");
     mi_buf_adds(&raw, " | ");
@@ -758,14 +681,14 @@ static void build_head(mi_buf *h, const struct mi_report_plan *in, const struct 
                      : p && p->terraform_version ? p->terraform_version
                                                  : NULL;
     if (tv)
-        md_texts(&raw, tv, 1);
+        mi_md_texts(&raw, tv, 1);
     else
         mi_buf_adds(&raw, "—");
     mi_buf_adds(&raw, " |\n\n");
 
     for (size_t i = 0; i < in->notes_len; i++) {
         mi_buf_adds(&raw, "> [!NOTE]\n> ");
-        md_texts(&raw, in->notes[i], 0);
+        mi_md_texts(&raw, in->notes[i], 0);
         mi_buf_adds(&raw, "\n\n");
     }
 
@@ -971,7 +894,7 @@ void mi_report_plan_comment(mi_buf *out, const struct mi_report_plan *in)
     } else if (!in->failed_step || in->policy_note) {
         mi_buf raw = MI_BUF_INIT;
         mi_buf_adds(&raw, "#### Policies\n\n");
-        md_texts(&raw, in->policy_note ? in->policy_note : "No policies were evaluated.", 0);
+        mi_md_texts(&raw, in->policy_note ? in->policy_note : "No policies were evaluated.", 0);
         mi_buf_adds(&raw, "\n\n");
         redact(&r, &body, raw.ptr, raw.len);
         mi_buf_release(&raw);

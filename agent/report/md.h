@@ -1,7 +1,6 @@
 /*
- * md.h - escaping text from outside for GitHub flavoured markdown, for the report sections
- * built outside comment.c (health check, changes since the previous plan). Same rules as the
- * PR comment's own escaping:
+ * md.h - escaping text from outside for GitHub flavoured markdown: the one set of rules for
+ * every report section (the PR comment, the health check, changes since the previous plan):
  *
  *  - mi_md_code writes a code span whose fence is longer than any run of backticks in the
  *    content; newlines and tabs become spaces; in a table cell pipes are escaped (GFM removes
