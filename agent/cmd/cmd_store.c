@@ -18,6 +18,7 @@
 #include "remote/github.h"
 #include "store/seal.h"
 #include "store/store.h"
+#include "util/duration.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/banned.h"
@@ -148,28 +149,6 @@ static int parse(struct options *o, int argc, char **argv)
 }
 
 /* "30d", "12h", "45m", "90s" or plain seconds; -1 when not a duration. */
-static long long parse_age(const char *s)
-{
-    char *end = NULL;
-    long long n = strtoll(s, &end, 10);
-    if (!end || end == s || n < 0)
-        return -1;
-    long long mult = 1;
-    if (*end == 'd')
-        mult = 86400;
-    else if (*end == 'h')
-        mult = 3600;
-    else if (*end == 'm')
-        mult = 60;
-    else if (*end == 's' || *end == '\0')
-        mult = 1;
-    else
-        return -1;
-    if (*end && end[1])
-        return -1;
-    return n * mult;
-}
-
 static void mask_secret(void *ctx, const char *secret)
 {
     (void)ctx;
@@ -308,12 +287,13 @@ static int do_prune(struct mi_store *s, const struct options *o)
     struct closed_ctx cc = {0};
     int rc = 0;
     if (o->older_than) {
-        po.older_than_s = parse_age(o->older_than);
-        if (po.older_than_s <= 0)
+        long long age_s = 0;
+        if (mi_duration_parse(&age_s, o->older_than) < 0)
             return mi_cmd_usage_error("store",
                                       "--older-than '%s' is not an age like 30d, 12h, "
                                       "45m or 90s",
                                       o->older_than);
+        po.older_than_s = age_s;
     }
     if (o->closed) {
         struct mi_github_options go;
