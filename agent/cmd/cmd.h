@@ -29,6 +29,14 @@ int mi_cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Reports the last error (util/error.h) and returns the exit code it maps to. */
 int mi_cmd_fail(const char *cmd, int code);
 
+/* The variable's value, or NULL when it is unset or empty (borrowed from the environment). */
+const char *mi_cmd_env(const char *name);
+/* Registers every secret the agent's environment may hold (tokens, keys, SAS) with
+ * util/log.h, before anything can print them. */
+void mi_cmd_mask_secret_env(void);
+/* A secret callback for modules that obtain secrets later (OIDC tokens): masks it. */
+void mi_cmd_mask_secret(void *ctx, const char *secret);
+
 int mi_cmd_version(int argc, char **argv);
 int mi_cmd_store(int argc, char **argv);
 int mi_cmd_detect(int argc, char **argv);

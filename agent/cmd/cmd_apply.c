@@ -298,12 +298,6 @@ static int parse_options(int argc, char **argv, struct options *o, int *help)
     return 0;
 }
 
-static const char *env_or_null(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 static int parse_positive(long long *out, const char *text)
 {
     char *end = NULL;
@@ -390,12 +384,6 @@ static void note_cancel(struct run *r)
     }
 }
 
-static void mask_secret(void *ctx, const char *secret)
-{
-    (void)ctx;
-    mi_log_mask(secret);
-}
-
 /* ==========================================================================================
  * 1. context
  * ======================================================================================== */
@@ -403,7 +391,7 @@ static void mask_secret(void *ctx, const char *secret)
 static int pick_environment(struct run *r)
 {
     const struct options *o = r->o;
-    const char *wanted = o->environment ? o->environment : env_or_null("MLINFRA_ENVIRONMENT");
+    const char *wanted = o->environment ? o->environment : mi_cmd_env("MLINFRA_ENVIRONMENT");
     const char *branch = r->ctx ? r->ctx->branch : NULL;
     if (wanted) {
         if (!mi_path_env_name_valid(wanted))
@@ -466,7 +454,7 @@ static int phase_context(struct run *r)
 {
     const struct options *o = r->o;
     int rc;
-    const char *event_path = o->event ? o->event : env_or_null("GITHUB_EVENT_PATH");
+    const char *event_path = o->event ? o->event : mi_cmd_env("GITHUB_EVENT_PATH");
     if (event_path) {
         rc = mi_context_load(&r->ctx, o->event_name, event_path);
         if (rc < 0)
@@ -478,7 +466,7 @@ static int phase_context(struct run *r)
                              r->ctx->event_name ? r->ctx->event_name : "pull_request");
     }
     r->repo_dir = mi_xstrdup(o->repo                           ? o->repo
-                             : env_or_null("GITHUB_WORKSPACE") ? getenv("GITHUB_WORKSPACE")
+                             : mi_cmd_env("GITHUB_WORKSPACE") ? getenv("GITHUB_WORKSPACE")
                                                                : ".");
     char *cfg_path = o->config ? mi_xstrdup(o->config) : mi_fs_join(r->repo_dir, "mlinfra.yml");
     rc = mi_config_load(&r->cfg, cfg_path, o->config ? NULL : "mlinfra.yml", o->config != NULL);
@@ -493,7 +481,7 @@ static int phase_context(struct run *r)
         return rc;
     r->workdir = mi_fs_join(r->repo_dir, r->env->directory);
 
-    const char *repository = env_or_null("GITHUB_REPOSITORY");
+    const char *repository = mi_cmd_env("GITHUB_REPOSITORY");
     if (!repository && r->ctx)
         repository = r->ctx->repository;
     if (!repository)
@@ -501,7 +489,7 @@ static int phase_context(struct run *r)
                          "the repository's name is unknown: set GITHUB_REPOSITORY (owner/name)");
     r->repository = mi_xstrdup(repository);
 
-    if (env_or_null("GITHUB_SERVER_URL") && env_or_null("GITHUB_RUN_ID"))
+    if (mi_cmd_env("GITHUB_SERVER_URL") && mi_cmd_env("GITHUB_RUN_ID"))
         r->run_url = mi_xasprintf("%s/%s/actions/runs/%s", getenv("GITHUB_SERVER_URL"),
                                   r->repository, getenv("GITHUB_RUN_ID"));
     char host[256] = "";
@@ -519,7 +507,7 @@ static int phase_context(struct run *r)
     const char *pushed = o->sha                                    ? o->sha
                          : r->ctx && r->ctx->kind == MI_EVENT_PUSH ? r->ctx->after
                          : r->ctx                                  ? r->ctx->sha
-                                                                   : env_or_null("GITHUB_SHA");
+                                                                   : mi_cmd_env("GITHUB_SHA");
     if (pushed && !mi_context_sha_valid(pushed))
         return stop_with(r, OUT_ERROR, MI_EUSAGE, "'%s' is not a full commit id", pushed);
     char *head = NULL;
@@ -547,7 +535,7 @@ static int phase_context(struct run *r)
 
 static int unplanned(struct run *r, const char *why)
 {
-    const char *mode = r->o->unplanned ? r->o->unplanned : env_or_null("MLINFRA_APPLY_UNPLANNED");
+    const char *mode = r->o->unplanned ? r->o->unplanned : mi_cmd_env("MLINFRA_APPLY_UNPLANNED");
     int fail = mode && strcmp(mode, "fail") == 0;
     return stop_with(r, fail ? OUT_REFUSED : OUT_SKIPPED, fail ? MI_EREFUSED : MI_ENOTFOUND,
                      "nothing applied to '%s': %s", r->env->name, why);
@@ -643,7 +631,7 @@ static int open_store(struct run *r)
 {
     if (r->store)
         return 0;
-    int rc = mi_planstore_open(&r->store, r->repo_dir, r->repository, mask_secret);
+    int rc = mi_planstore_open(&r->store, r->repo_dir, r->repository, mi_cmd_mask_secret);
     if (rc < 0)
         return stop(r, OUT_ERROR, rc);
     mi_log_info("plan store: %s", mi_store_describe(r->store));
@@ -654,7 +642,7 @@ static int phase_resolve(struct run *r)
 {
     const struct options *o = r->o;
     int rc;
-    const char *token = env_or_null("GITHUB_TOKEN");
+    const char *token = mi_cmd_env("GITHUB_TOKEN");
     if (token) {
         struct mi_github_options go = {0};
         mi_github_options_from_env(&go);
@@ -914,8 +902,8 @@ static int phase_fetch(struct run *r)
     }
     mi_store_entry_release(&st);
 
-    const char *temp_base = env_or_null("RUNNER_TEMP") ? getenv("RUNNER_TEMP")
-                            : env_or_null("TMPDIR")    ? getenv("TMPDIR")
+    const char *temp_base = mi_cmd_env("RUNNER_TEMP") ? getenv("RUNNER_TEMP")
+                            : mi_cmd_env("TMPDIR")    ? getenv("TMPDIR")
                                                        : "/tmp";
     r->tmpdir = mi_xasprintf("%s/mlinfra-apply-XXXXXX", temp_base);
     if (!mkdtemp(r->tmpdir)) {
@@ -1212,7 +1200,7 @@ static void phase_outputs(struct run *r)
     int rc = mi_tf_output_json(r->tf, &json, &run);
     if (rc == 0)
         rc = mi_tf_outputs_parse(&r->outputs, json.ptr, json.len, "terraform output -json",
-                                 mask_secret, NULL);
+                                 mi_cmd_mask_secret, NULL);
     if (rc < 0)
         mi_log_warn("cannot read the outputs: %s", mi_error_last());
     sodium_memzero(json.ptr, json.len);
@@ -1391,7 +1379,7 @@ static void phase_report(struct run *r)
         render_section(&section, r, when);
 
     const char *summary_path =
-        r->o->step_summary ? r->o->step_summary : env_or_null("GITHUB_STEP_SUMMARY");
+        r->o->step_summary ? r->o->step_summary : mi_cmd_env("GITHUB_STEP_SUMMARY");
     if (summary_path && r->env) {
         mi_buf_addf(&summary, "## mlinfra apply: %s\n\n", r->env->name);
         if (has_section) {
@@ -1432,7 +1420,7 @@ static void phase_report(struct run *r)
         }
     }
 
-    write_step_outputs(r, r->o->github_output ? r->o->github_output : env_or_null("GITHUB_OUTPUT"));
+    write_step_outputs(r, r->o->github_output ? r->o->github_output : mi_cmd_env("GITHUB_OUTPUT"));
     mi_buf_release(&section);
     mi_buf_release(&summary);
 }
@@ -1523,7 +1511,7 @@ int mi_cmd_apply(int argc, char **argv)
         fputs(usage, stdout);
         return MI_EXIT_OK;
     }
-    const char *unplanned_mode = o.unplanned ? o.unplanned : env_or_null("MLINFRA_APPLY_UNPLANNED");
+    const char *unplanned_mode = o.unplanned ? o.unplanned : mi_cmd_env("MLINFRA_APPLY_UNPLANNED");
     if (unplanned_mode && strcmp(unplanned_mode, "skip") != 0 &&
         strcmp(unplanned_mode, "fail") != 0)
         return mi_cmd_usage_error("apply", "--unplanned wants skip or fail, not '%s'",
@@ -1532,15 +1520,7 @@ int mi_cmd_apply(int argc, char **argv)
      * the same path, so the lock is released and the plan marked on the way out. */
     mi_cancel_install();
 
-    static const char *const secret_vars[] = {"GITHUB_TOKEN",
-                                              "MLINFRA_PLAN_KEY",
-                                              "MLINFRA_PLAN_KEY_PREVIOUS",
-                                              "AZURE_STORAGE_KEY",
-                                              "AZURE_STORAGE_SAS_TOKEN",
-                                              "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                                              NULL};
-    for (size_t i = 0; secret_vars[i]; i++)
-        mi_log_mask(env_or_null(secret_vars[i]));
+    mi_cmd_mask_secret_env();
 
     struct run r;
     memset(&r, 0, sizeof(r));
@@ -1576,7 +1556,7 @@ finish:
         phase_report(&r);
     } else {
         mi_log_error("mlinfra apply: %s", r.why ? r.why : "");
-        write_step_outputs(&r, o.github_output ? o.github_output : env_or_null("GITHUB_OUTPUT"));
+        write_step_outputs(&r, o.github_output ? o.github_output : mi_cmd_env("GITHUB_OUTPUT"));
     }
     int exit_code = exit_code_of(&r);
     if (r.health_failed && exit_code == MI_EXIT_OK)

@@ -134,12 +134,6 @@ static int parse_options(int argc, char **argv, struct options *o, int *help)
     return 0;
 }
 
-static const char *env_or_null(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 /* Length of the valid UTF-8 sequence at s, or 0. */
 static size_t utf8_seq(const unsigned char *s)
 {
@@ -417,7 +411,7 @@ int mi_cmd_detect(int argc, char **argv)
     /* Each tree of a diff is read once, so libgit2's object cache only grows the heap (and
      * page faults cost); the module graph keeps the few trees it reads again itself. */
     git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
-    const char *dir = o.repo ? o.repo : env_or_null("GITHUB_WORKSPACE");
+    const char *dir = o.repo ? o.repo : mi_cmd_env("GITHUB_WORKSPACE");
     unsigned flags = dir ? GIT_REPOSITORY_OPEN_NO_SEARCH : 0;
     if (git_repository_open_ext(&repo, dir ? dir : ".", flags, NULL) < 0) {
         const git_error *e = git_error_last();
@@ -471,7 +465,7 @@ int mi_cmd_detect(int argc, char **argv)
                       ctx->pr_number, ctx->head_repo ? ctx->head_repo : "deleted repository");
 
     result = build_result(ctx, changes, sel, cfg);
-    const char *gh_out = o.github_output ? o.github_output : env_or_null("GITHUB_OUTPUT");
+    const char *gh_out = o.github_output ? o.github_output : mi_cmd_env("GITHUB_OUTPUT");
     if (gh_out && (rc = write_outputs(gh_out, result, sel, ctx, changes)))
         goto fail;
     log_selection(ctx, changes, sel);

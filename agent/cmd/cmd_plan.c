@@ -181,12 +181,6 @@ static int parse_options(int argc, char **argv, struct options *o, int *help)
     return 0;
 }
 
-static const char *env_or_null(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 /* ---- terraform's output in the log --------------------------------------------------- */
 
 static void on_step_begin(void *ctx, const char *title)
@@ -211,13 +205,6 @@ static void on_step_end(void *ctx, const char *title, int exit_code, long elapse
     (void)ctx;
     mi_log_group_end();
     mi_log_debug("%s: exit code %d after %ld ms", title, exit_code, elapsed_ms);
-}
-
-/* Tokens the plan store obtains (OIDC) are masked like every other secret. */
-static void on_store_secret(void *ctx, const char *secret)
-{
-    (void)ctx;
-    mi_log_mask(secret);
 }
 
 /* ---- the plan's id: SHA-256 of the saved plan file ----------------------------------- */
@@ -602,14 +589,7 @@ int mi_cmd_plan(int argc, char **argv)
     mi_cancel_install();
 
     /* Secrets we know of are masked before anything can print them. */
-    static const char *const secret_vars[] = {"GITHUB_TOKEN",
-                                              "MLINFRA_PLAN_KEY",
-                                              "AZURE_STORAGE_KEY",
-                                              "AZURE_STORAGE_SAS_TOKEN",
-                                              "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                                              NULL};
-    for (size_t i = 0; secret_vars[i]; i++)
-        mi_log_mask(env_or_null(secret_vars[i]));
+    mi_cmd_mask_secret_env();
 
     int exit_code = MI_EXIT_ERROR;
     struct mi_context *ctx = NULL;
@@ -635,7 +615,7 @@ int mi_cmd_plan(int argc, char **argv)
     memset(&policy_rows, 0, sizeof(policy_rows));
 
     /* The run: context, repository, environment. */
-    const char *event_path = o.event ? o.event : env_or_null("GITHUB_EVENT_PATH");
+    const char *event_path = o.event ? o.event : mi_cmd_env("GITHUB_EVENT_PATH");
     if (event_path) {
         rc = mi_context_load(&ctx, o.event_name, event_path);
         if (rc < 0) {
@@ -644,7 +624,7 @@ int mi_cmd_plan(int argc, char **argv)
         }
     }
     repo = mi_xstrdup(o.repo                            ? o.repo
-                      : env_or_null("GITHUB_WORKSPACE") ? getenv("GITHUB_WORKSPACE")
+                      : mi_cmd_env("GITHUB_WORKSPACE") ? getenv("GITHUB_WORKSPACE")
                                                         : ".");
     rc = pick_environment(&target, &o, ctx, repo);
     if (rc < 0) {
@@ -673,7 +653,7 @@ int mi_cmd_plan(int argc, char **argv)
     const char *head_sha = o.head_sha             ? o.head_sha
                            : ctx && ctx->head_sha ? ctx->head_sha
                            : ctx                  ? ctx->sha
-                                                  : env_or_null("GITHUB_SHA");
+                                                  : mi_cmd_env("GITHUB_SHA");
     long timeout_s = 3600;
     if (o.timeout) {
         char *end = NULL;
@@ -683,8 +663,8 @@ int mi_cmd_plan(int argc, char **argv)
             goto done;
         }
     }
-    if (env_or_null("GITHUB_SERVER_URL") && env_or_null("GITHUB_REPOSITORY") &&
-        env_or_null("GITHUB_RUN_ID"))
+    if (mi_cmd_env("GITHUB_SERVER_URL") && mi_cmd_env("GITHUB_REPOSITORY") &&
+        mi_cmd_env("GITHUB_RUN_ID"))
         run_url = mi_xasprintf("%s/%s/actions/runs/%s", getenv("GITHUB_SERVER_URL"),
                                getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"));
     int fork = ctx && ctx->fork;
@@ -696,8 +676,8 @@ int mi_cmd_plan(int argc, char **argv)
                   pr ? "" : " (no pull request)");
 
     /* A private directory for the saved plan, which holds secrets. */
-    const char *temp_base = env_or_null("RUNNER_TEMP") ? getenv("RUNNER_TEMP")
-                            : env_or_null("TMPDIR")    ? getenv("TMPDIR")
+    const char *temp_base = mi_cmd_env("RUNNER_TEMP") ? getenv("RUNNER_TEMP")
+                            : mi_cmd_env("TMPDIR")    ? getenv("TMPDIR")
                                                        : "/tmp";
     tmpdir = mi_xasprintf("%s/mlinfra-plan-XXXXXX", temp_base);
     if (!mkdtemp(tmpdir)) {
@@ -825,7 +805,7 @@ report:;
      * violates a policy is not stored: it must never be applied. */
     int store_failed = 0;
     if (!failed_step && !fork) {
-        const char *repository = env_or_null("GITHUB_REPOSITORY") ? getenv("GITHUB_REPOSITORY")
+        const char *repository = mi_cmd_env("GITHUB_REPOSITORY") ? getenv("GITHUB_REPOSITORY")
                                  : ctx                            ? ctx->repository
                                                                   : NULL;
         char *where = NULL;
@@ -834,14 +814,14 @@ report:;
                               "applied.";
         } else if (!pr || !head_sha || !repository) {
             notes[nnotes++] = "This run has no pull request, so the plan was not stored.";
-        } else if (!env_or_null("MLINFRA_PLAN_KEY")) {
+        } else if (!mi_cmd_env("MLINFRA_PLAN_KEY")) {
             mi_log_warn("MLINFRA_PLAN_KEY is not set: the plan is not stored");
             notes[nnotes++] = "MLINFRA_PLAN_KEY is not set, so the plan was not stored: it "
                               "cannot be applied.";
         } else {
             /* What changed since the previous plan of this PR, read before this plan is
              * stored. The store is opened once more for it (planstore.c keeps its own). */
-            if (summary && mi_planstore_open(&diff_store, repo, repository, on_store_secret) < 0) {
+            if (summary && mi_planstore_open(&diff_store, repo, repository, mi_cmd_mask_secret) < 0) {
                 mi_log_warn("cannot open the plan store to compare with the previous plan: %s",
                             mi_error_last());
                 diff_store = NULL;
@@ -850,7 +830,7 @@ report:;
                 since_previous_section(&since, diff_store, target.name, pr, head_sha, summary);
             struct mi_planstore_plan sp = {repo, repository, target.name, target.directory,
                                            pr,   head_sha,   tf_version,  plan_file};
-            if (mi_planstore_put(&sp, on_store_secret, &where) < 0) {
+            if (mi_planstore_put(&sp, mi_cmd_mask_secret, &where) < 0) {
                 mi_log_error("mlinfra plan: cannot store the sealed plan: %s", mi_error_last());
                 notes[nnotes++] = "The plan could not be stored (see the run's log): it cannot "
                                   "be applied until it is planned again.";
@@ -880,7 +860,7 @@ report:;
     for (size_t i = 0; plan && i < plan->sensitive_len; i++)
         mi_log_mask(plan->sensitive[i]);
 
-    const char *summary_path = o.step_summary ? o.step_summary : env_or_null("GITHUB_STEP_SUMMARY");
+    const char *summary_path = o.step_summary ? o.step_summary : mi_cmd_env("GITHUB_STEP_SUMMARY");
     if (summary_path) {
         mi_buf s = MI_BUF_INIT;
         mi_buf_add(&s, comment.ptr, comment.len);
@@ -891,7 +871,7 @@ report:;
     }
 
     int github_failed = 0;
-    const char *token = env_or_null("GITHUB_TOKEN");
+    const char *token = mi_cmd_env("GITHUB_TOKEN");
     if (o.no_comment) {
         mi_log_info("comment not posted (--no-comment)");
     } else if (!token || !pr) {
@@ -916,7 +896,7 @@ report:;
         }
     }
 
-    write_outputs(o.github_output ? o.github_output : env_or_null("GITHUB_OUTPUT"), plan,
+    write_outputs(o.github_output ? o.github_output : mi_cmd_env("GITHUB_OUTPUT"), plan,
                   failed_step ? 0 : has_changes, plan_id, comment_url, status.ptr);
 
     if (failed_step || github_failed || store_failed) {

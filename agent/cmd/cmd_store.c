@@ -148,22 +148,6 @@ static int parse(struct options *o, int argc, char **argv)
     return 0;
 }
 
-/* "30d", "12h", "45m", "90s" or plain seconds; -1 when not a duration. */
-static void mask_secret(void *ctx, const char *secret)
-{
-    (void)ctx;
-    mi_log_mask(secret);
-}
-
-static void mask_environment(void)
-{
-    static const char *const vars[] = {
-        "AZURE_STORAGE_KEY",         "AZURE_STORAGE_SAS_TOKEN",        "MLINFRA_PLAN_KEY",
-        "MLINFRA_PLAN_KEY_PREVIOUS", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITHUB_TOKEN"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-        mi_log_mask(getenv(vars[i]));
-}
-
 static json_t *entry_json(const struct mi_store_entry *e)
 {
     const struct mi_seal_binding *b = &e->binding;
@@ -357,12 +341,12 @@ int mi_cmd_store(int argc, char **argv)
     int rc = parse(&o, argc, argv);
     if (rc)
         return rc;
-    mask_environment();
+    mi_cmd_mask_secret_env();
     struct mi_store_config cfg;
     mi_store_config_from_env(&cfg);
     if (o.store)
         cfg.url = o.store;
-    cfg.on_secret = mask_secret;
+    cfg.on_secret = mi_cmd_mask_secret;
     struct mi_store *s = NULL;
     if ((rc = mi_store_open(&s, &cfg, o.repo)) < 0)
         return mi_cmd_fail("store", rc);
