@@ -75,6 +75,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlinfra: fatal: libsodium could not initialise\n");
         return MI_EXIT_ERROR;
     }
+    int limits_rc = mi_cmd_http_limits_from_env();
+    if (limits_rc != 0)
+        return limits_rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (c->needs_git)
         git_libgit2_init();

@@ -34,6 +34,10 @@ const char *mi_cmd_env(const char *name);
 /* Registers every secret the agent's environment may hold (tokens, keys, SAS) with
  * util/log.h, before anything can print them. */
 void mi_cmd_mask_secret_env(void);
+/* Reads MLINFRA_HTTP_TIMEOUT, MLINFRA_HTTP_STALL_TIMEOUT (durations) and
+ * MLINFRA_HTTP_RETRY_DELAY_MS into remote/http.h's process-wide limits. 0, or MI_EXIT_USAGE
+ * after saying which variable is wrong. */
+int mi_cmd_http_limits_from_env(void);
 /* A secret callback for modules that obtain secrets later (OIDC tokens): masks it. */
 void mi_cmd_mask_secret(void *ctx, const char *secret);
 

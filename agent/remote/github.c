@@ -410,6 +410,8 @@ int mi_github_new(mi_github **out, const struct mi_github_options *opts)
     gh->retry = opts->retry;
     if (!gh->retry.max_attempts)
         gh->retry.max_attempts = 4;
+    if (mi_http_get_limits()->retry_delay_ms > 0)
+        gh->retry.base_delay_ms = mi_http_get_limits()->retry_delay_ms;
     if (!gh->retry.base_delay_ms)
         gh->retry.base_delay_ms = 1000;
     if (!gh->retry.max_delay_ms)

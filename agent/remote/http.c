@@ -15,6 +15,24 @@
 #define MAX_HEADER_BYTES (256u * 1024u)
 #define MAX_HEADERS 200
 
+static struct mi_http_limits limits;
+
+void mi_http_set_limits(const struct mi_http_limits *l)
+{
+    limits = *l;
+}
+
+const struct mi_http_limits *mi_http_get_limits(void)
+{
+    return &limits;
+}
+
+/* The smaller of a request's own limit and the process-wide bound (0 means none). */
+static long bounded(long own, long bound)
+{
+    return bound > 0 && bound < own ? bound : own;
+}
+
 struct transfer {
     const struct mi_http_request *req;
     struct mi_http_response *resp;
@@ -209,12 +227,17 @@ static int send_once(struct mi_http_response *out, const struct mi_http_request 
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
     curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms ? req->timeout_ms : 300000L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     req->connect_timeout_ms ? req->connect_timeout_ms : 10000L);
+    long timeout_ms = bounded(req->timeout_ms ? req->timeout_ms : 300000L, limits.timeout_ms);
+    long connect_ms = bounded(req->connect_timeout_ms ? req->connect_timeout_ms : 10000L,
+                              timeout_ms);
+    /* curl counts the stall time in whole seconds. */
+    long stall_s = bounded(req->low_speed_timeout_s ? req->low_speed_timeout_s : 60L,
+                           limits.stall_timeout_ms > 0 ? (limits.stall_timeout_ms + 999) / 1000
+                                                       : 0);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-                     req->low_speed_timeout_s ? req->low_speed_timeout_s : 60L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_s);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header_status);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -327,7 +350,9 @@ int mi_http_send_retry(struct mi_http_response *out, const struct mi_http_reques
                        const struct mi_http_retry *policy, int *attempts)
 {
     int max_attempts = policy && policy->max_attempts ? policy->max_attempts : 4;
-    long base = policy && policy->base_delay_ms ? policy->base_delay_ms : 500;
+    long base = limits.retry_delay_ms > 0                   ? limits.retry_delay_ms
+                : policy && policy->base_delay_ms ? policy->base_delay_ms
+                                                  : 500;
     long cap = policy && policy->max_delay_ms ? policy->max_delay_ms : 60000;
     int rc = 0;
     int attempt = 0;

@@ -84,6 +84,20 @@ struct mi_http_retry {
     void *classify_ctx;
 };
 
+/* Process-wide bounds on every request, for operators who want a run to give up sooner than
+ * the clients' own limits (a flaky runner network, a test). Set once, before any thread
+ * starts (main.c, from MLINFRA_HTTP_*; docs/configuration.md). A zero field changes nothing;
+ * a time bound lowers a request's own limit and never raises it; retry_delay_ms replaces the
+ * first wait between retries of every client (it still doubles after each try, and
+ * Retry-After still wins). */
+struct mi_http_limits {
+    long timeout_ms;       /* whole transfer, connection included */
+    long stall_timeout_ms; /* no byte moved for this long */
+    long retry_delay_ms;   /* first backoff */
+};
+void mi_http_set_limits(const struct mi_http_limits *limits);
+const struct mi_http_limits *mi_http_get_limits(void);
+
 /* One attempt. */
 int mi_http_send(struct mi_http_response *out, const struct mi_http_request *req);
 /* With retries; out holds the last response. *attempts (may be NULL) gets the tries made. */

@@ -95,6 +95,32 @@ Test(check, usage_errors_exit_2)
     mi_test_run_release(&r);
 }
 
+/* The network limits every command reads (main.c): a bad value stops the run before it does
+ * anything, naming the variable and the value. */
+Test(check, bad_http_limits_exit_2_naming_the_variable)
+{
+    static const char *const cases[][2] = {
+        {"MLINFRA_HTTP_TIMEOUT=soon", "MLINFRA_HTTP_TIMEOUT='soon'"},
+        {"MLINFRA_HTTP_STALL_TIMEOUT=2d", "MLINFRA_HTTP_STALL_TIMEOUT='2d'"},
+        {"MLINFRA_HTTP_RETRY_DELAY_MS=0", "MLINFRA_HTTP_RETRY_DELAY_MS='0'"},
+        {"MLINFRA_HTTP_RETRY_DELAY_MS=5ms", "MLINFRA_HTTP_RETRY_DELAY_MS='5ms'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mi_test_run r;
+        char *env[] = {(char *)cases[i][0], NULL};
+        run(&r, env, "--plan", plan, "--policies", dir, NULL);
+        cr_assert_eq(r.exit_code, 2, "%s: exit %d", cases[i][0], r.exit_code);
+        cr_assert(strstr(r.err.ptr, cases[i][1]), "%s", r.err.ptr);
+        mi_test_run_release(&r);
+    }
+    struct mi_test_run ok;
+    char *env[] = {"MLINFRA_HTTP_TIMEOUT=30s", "MLINFRA_HTTP_STALL_TIMEOUT=10",
+                   "MLINFRA_HTTP_RETRY_DELAY_MS=250", NULL};
+    run(&ok, env, "--help", NULL);
+    cr_assert_eq(ok.exit_code, 0, "%s", ok.err.ptr);
+    mi_test_run_release(&ok);
+}
+
 Test(check, a_violation_exits_3_with_the_resource)
 {
     struct mi_test_run r;

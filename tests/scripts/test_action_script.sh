@@ -43,6 +43,7 @@ chmod +x "$tmp/bin/docker"
 
 secret_token="ghs_FixtureToken0123456789abcdefABCDEF"
 secret_key="c2VjcmV0LXBsYW4ta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg="
+secret_key_prev="cHJldmlvdXMtcGxhbi1rZXktZm9yLXRlc3RzLTk4NzY1NDM="
 secret_storage="U3RvcmFnZUtleUZpeHR1cmVOb3RSZWFs"
 secret_sas="sv=2024-05-04&sig=FixtureSasSignature%3D"
 secret_oidc="eyJFixtureOidcRequestToken"
@@ -68,7 +69,7 @@ envof() { sed -n '/^--- env$/,$p' "$tmp/docker.log" | sed '1d'; }
 
 echo "== run: a plan with every secret set"
 if ! run_action run MLINFRA_IMAGE=ghcr.io/acme/mlinfra@sha256:0000 INPUT_COMMAND=plan INPUT_ENVIRONMENT=production \
-    INPUT_WORKING_DIRECTORY=infra INPUT_PLAN_LABEL=blue INPUT_GITHUB_TOKEN="$secret_token" INPUT_PLAN_KEY="$secret_key" \
+    INPUT_WORKING_DIRECTORY=infra INPUT_PLAN_LABEL=blue INPUT_GITHUB_TOKEN="$secret_token" INPUT_PLAN_KEY="$secret_key" INPUT_PLAN_KEY_PREVIOUS="$secret_key_prev" \
     INPUT_AZURE_STORAGE_ACCOUNT=stplans INPUT_AZURE_STORAGE_CONTAINER=plans INPUT_AZURE_STORAGE_KEY="$secret_storage" \
     INPUT_AZURE_STORAGE_SAS_TOKEN="$secret_sas" INPUT_AZURE_CLIENT_ID=11111111-2222-3333-4444-555555555555 \
     INPUT_AZURE_TENANT_ID=66666666-7777-8888-9999-000000000000 INPUT_AZURE_SUBSCRIPTION_ID=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee \
@@ -77,12 +78,12 @@ if ! run_action run MLINFRA_IMAGE=ghcr.io/acme/mlinfra@sha256:0000 INPUT_COMMAND
 fi
 a="$(argv)"
 e="$(envof)"
-for s in "$secret_token" "$secret_key" "$secret_storage" "$secret_sas" "$secret_oidc"; do
+for s in "$secret_token" "$secret_key" "$secret_key_prev" "$secret_storage" "$secret_sas" "$secret_oidc"; do
     if grep -qF -- "$s" <<<"$a"; then fail "a secret is on docker's command line: ${s:0:8}..."; fi
     if ! grep -qF -- "$s" <<<"$e"; then fail "a secret did not reach docker's environment: ${s:0:8}..."; fi
 done
 grep -qF -- "$secret_token" "$tmp/out" && fail "the token was printed"
-for n in GITHUB_TOKEN MLINFRA_PLAN_KEY AZURE_STORAGE_KEY AZURE_STORAGE_SAS_TOKEN ACTIONS_ID_TOKEN_REQUEST_TOKEN \
+for n in GITHUB_TOKEN MLINFRA_PLAN_KEY MLINFRA_PLAN_KEY_PREVIOUS AZURE_STORAGE_KEY AZURE_STORAGE_SAS_TOKEN ACTIONS_ID_TOKEN_REQUEST_TOKEN \
     ACTIONS_ID_TOKEN_REQUEST_URL AZURE_STORAGE_ACCOUNT AZURE_STORAGE_CONTAINER AZURE_CLIENT_ID AZURE_TENANT_ID \
     ARM_CLIENT_ID ARM_TENANT_ID ARM_SUBSCRIPTION_ID ARM_USE_OIDC MLINFRA_ENVIRONMENT MLINFRA_PLAN_LABEL \
     GITHUB_EVENT_PATH GITHUB_OUTPUT GITHUB_STEP_SUMMARY GITHUB_REPOSITORY GITHUB_SHA TF_VAR_alert_email; do

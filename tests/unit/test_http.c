@@ -281,3 +281,52 @@ Test(http, get_is_resent_after_a_dropped_connection)
     mi_http_response_release(&resp);
     free(u);
 }
+
+/* The process-wide limits (MLINFRA_HTTP_*): a bound applies to requests without their own
+ * limit, lowers a larger one, and never raises a smaller one. */
+Test(http, process_timeout_bounds_requests_without_their_own)
+{
+    mi_http_set_limits(&(struct mi_http_limits){.timeout_ms = 300});
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){200, NULL, "late", 4000});
+    char *u = url("/slow");
+    struct mi_http_request req = {.method = "GET", .url = u};
+    struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
+    cr_assert_eq(mi_http_send(&resp, &req), MI_ETIMEOUT, "%s", mi_error_last());
+    mi_http_response_release(&resp);
+    free(u);
+    mi_http_set_limits(&(struct mi_http_limits){0});
+}
+
+Test(http, process_timeout_never_raises_a_request_limit)
+{
+    mi_http_set_limits(&(struct mi_http_limits){.timeout_ms = 10000});
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){200, NULL, "late", 1500});
+    char *u = url("/slow");
+    struct mi_http_request req = {.method = "GET", .url = u, .timeout_ms = 200};
+    struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
+    cr_assert_eq(mi_http_send(&resp, &req), MI_ETIMEOUT, "%s", mi_error_last());
+    mi_http_response_release(&resp);
+    free(u);
+    mi_http_set_limits(&(struct mi_http_limits){0});
+}
+
+/* The policy asks for a minute between tries; the process-wide first delay replaces it, so
+ * three tries end well within the test's time limit (without it, the test times out). */
+Test(http, process_retry_delay_replaces_the_policy_delay, .timeout = 30)
+{
+    mi_http_set_limits(&(struct mi_http_limits){.retry_delay_ms = 5});
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){503, NULL, "busy"});
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){503, NULL, "busy"});
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){200, NULL, "ok"});
+    char *u = url("/r");
+    struct mi_http_request req = {.method = "GET", .url = u};
+    struct mi_http_retry pol = {.max_attempts = 3, .base_delay_ms = 60000, .max_delay_ms = 60000};
+    struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
+    int attempts = 0;
+    cr_assert_eq(mi_http_send_retry(&resp, &req, &pol, &attempts), 0, "%s", mi_error_last());
+    cr_assert_eq(resp.status, 200);
+    cr_assert_eq(attempts, 3);
+    mi_http_response_release(&resp);
+    free(u);
+    mi_http_set_limits(&(struct mi_http_limits){0});
+}
