@@ -459,7 +459,15 @@ int mi_cmd_detect(int argc, char **argv)
     }
     for (size_t i = 0; i < sel->nwarnings; i++)
         mi_log_warn("detect: %s", sel->warnings[i]);
-    if (ctx->fork)
+    /* detect reads only the event and git objects, never runs the fork's code, so it
+     * answers for a fork under pull_request_target too; the warning says what plan will do. */
+    if (mi_context_fork_with_secrets(ctx))
+        mi_log_warn("detect: pull request #%ld comes from a fork (%s) and this %s run holds "
+                    "this repository's secrets: mlinfra plan refuses to plan it; trigger the "
+                    "plan on pull_request instead",
+                    ctx->pr_number, ctx->head_repo ? ctx->head_repo : "deleted repository",
+                    ctx->event_name);
+    else if (ctx->fork)
         mi_log_notice("detect: pull request #%ld comes from a fork (%s): it gets no secrets, "
                       "its plan is not uploaded and it is never applied",
                       ctx->pr_number, ctx->head_repo ? ctx->head_repo : "deleted repository");

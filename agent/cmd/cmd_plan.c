@@ -7,7 +7,8 @@
  * (report/comment.h), GitHub (remote/github.h) and step outputs (report/step_output.h) do the
  * work. This file decides the order, what is logged, and the exit code of DESIGN.md
  * section 9: 0 planned (with or without changes), 1 a step failed (after the comment that
- * says so is posted), 2 usage, 3 a policy failed (after the comment is posted).
+ * says so is posted), 2 usage (and a fork's head on pull_request_target, refused before
+ * anything is read from the checkout), 3 a policy failed (after the comment is posted).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -77,7 +78,8 @@ static const char usage[] =
     "step outputs: has_changes, add, change, destroy, replace, plan_id, comment_url, status.\n"
     "\n"
     "exit codes: 0 planned, 1 a terraform step or GitHub failed, 2 usage or configuration\n"
-    "error (policies that do not load included), 3 a policy failed.\n";
+    "error (policies that do not load included; a fork's pull request on\n"
+    "pull_request_target, which is never planned), 3 a policy failed.\n";
 
 #define MAX_REPEATED 32
 
@@ -622,6 +624,23 @@ int mi_cmd_plan(int argc, char **argv)
             exit_code = mi_cmd_fail("plan", rc);
             goto done;
         }
+    }
+    /* pull_request_target gives the run this repository's secrets and a write token even
+     * when the head is a fork's, and terraform runs part of the code it plans: the run stops
+     * before anything in the checkout is read. A usage error (2), as for apply on a pull
+     * request: the workflow calls the agent on the wrong event, and only changing it helps. */
+    if (mi_context_fork_with_secrets(ctx)) {
+        const char *fork_repo = ctx->head_repo ? ctx->head_repo : "a deleted repository";
+        rc = mi_error_set(MI_EUSAGE,
+                          "refusing to plan pull request #%ld: its head comes from a fork (%s) "
+                          "and this run is a %s event, which holds this repository's secrets "
+                          "and a write token; planning the fork's code would hand them to its "
+                          "author; run mlinfra plan on the pull_request event instead (a fork's "
+                          "pull request is then planned without secrets, and never stored or "
+                          "applied)",
+                          ctx->pr_number, fork_repo, ctx->event_name);
+        exit_code = mi_cmd_fail("plan", rc);
+        goto done;
     }
     repo = mi_xstrdup(o.repo                            ? o.repo
                       : mi_cmd_env("GITHUB_WORKSPACE") ? getenv("GITHUB_WORKSPACE")

@@ -135,6 +135,11 @@ void mi_context_free(struct mi_context *ctx)
     free(ctx);
 }
 
+int mi_context_fork_with_secrets(const struct mi_context *ctx)
+{
+    return ctx && ctx->kind == MI_EVENT_PULL_REQUEST && ctx->base_context && ctx->fork;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Reading the payload. Each getter names the field by its dotted path in messages.
  */
@@ -414,7 +419,9 @@ int mi_context_parse_event(struct mi_context **out, const char *event_name, cons
         goto done;
 
     if (strcmp(event_name, "pull_request") == 0 || strcmp(event_name, "pull_request_target") == 0) {
+        /* Both carry the same payload; they differ in what the run is given (context.h). */
         c->kind = MI_EVENT_PULL_REQUEST;
+        c->base_context = strcmp(event_name, "pull_request_target") == 0;
         rc = parse_pull_request(&r, root, c);
     } else if (strcmp(event_name, "push") == 0) {
         c->kind = MI_EVENT_PUSH;

@@ -23,7 +23,7 @@
 #define MI_EVENT_MAX_BYTES (25u * 1024u * 1024u)
 
 enum mi_event_kind {
-    MI_EVENT_PULL_REQUEST,      /* pull_request, pull_request_target */
+    MI_EVENT_PULL_REQUEST,      /* pull_request, pull_request_target (base_context set) */
     MI_EVENT_PUSH,              /* push */
     MI_EVENT_WORKFLOW_DISPATCH, /* workflow_dispatch */
     MI_EVENT_LOCAL,             /* no event: commits and branch given on the command line */
@@ -51,6 +51,10 @@ struct mi_context {
     char *head_repo; /* "owner/name" of the head repository, NULL when it was deleted */
     int merged;      /* closed by merging */
     int fork;        /* head repository differs from the base one (or is gone) */
+    /* pull_request_target: the run is in the base repository's context, with its secrets and
+     * a write token, whatever repository the head comes from (pull_request gives a fork's
+     * run neither). */
+    int base_context;
 
     /* push */
     char *before; /* may be the all-zero id: a new branch */
@@ -77,6 +81,11 @@ int mi_context_load(struct mi_context **out, const char *event_name, const char 
 int mi_context_local(struct mi_context **out, const char *branch);
 
 void mi_context_free(struct mi_context *ctx);
+
+/* 1 when the run holds the base repository's secrets while the pull request's head is a
+ * fork's code (pull_request_target from a fork): terraform run on that head would hand the
+ * secrets to the fork's author. 0 otherwise, and for NULL. */
+int mi_context_fork_with_secrets(const struct mi_context *ctx);
 
 /* 1 when name is a valid git branch name (refs/heads/<name> is a valid ref, no control
  * characters, at most 255 bytes). */
