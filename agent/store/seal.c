@@ -992,7 +992,9 @@ static int header_done(struct mi_unsealer *u)
         return fail(u, mi_error_set(MI_EREFUSED,
                                     "sealed plan: key: sealed with a key this run does not have "
                                     "(key id %s; MLINFRA_PLAN_KEY gives %s%s%s for '%s'): "
-                                    "wrong MLINFRA_PLAN_KEY, or the key id was altered",
+                                    "wrong MLINFRA_PLAN_KEY (after a rotation the old key goes in "
+                                    "MLINFRA_PLAN_KEY_PREVIOUS until its plans are applied), "
+                                    "or the key id was altered",
                                     got, cur,
                                     u->key_count > 1 ? ", MLINFRA_PLAN_KEY_PREVIOUS gives " : "",
                                     prev, u->repository));

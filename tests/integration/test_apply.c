@@ -790,3 +790,81 @@ Test(apply, required_approval_and_closed_change_window_block_with_exit_3)
     free(head);
     mi_cycle_free(&w);
 }
+
+/* Rotating the plan key (docs/plan-store.md): a plan sealed with the old key still applies
+ * while the old key is MLINFRA_PLAN_KEY_PREVIOUS; new plans are sealed with the new key; once
+ * the previous key is removed, a plan sealed with the old one is refused (exit 4) with the key
+ * ids named, and nothing is applied. Plans go through the real `mlinfra plan`. */
+#define NEW_PLAN_KEY "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+Test(apply, key_rotation_keeps_waiting_plans_until_the_previous_key_is_removed)
+{
+    struct mi_cycle w;
+    mi_cycle_init(&w, 1, 1);
+    const char *const rotating[] = {"MLINFRA_PLAN_KEY=" NEW_PLAN_KEY,
+                                    "MLINFRA_PLAN_KEY_PREVIOUS=" MI_CYCLE_PLAN_KEY, NULL};
+    const char *const rotated[] = {"MLINFRA_PLAN_KEY=" NEW_PLAN_KEY, NULL};
+
+    /* Planned before the rotation: sealed with the old key (the world's default). */
+    char *head1 = mi_cycle_pr_commit(&w, w.base, "dev: two replicas",
+                                     "environments/dev/terraform.tfvars", "replicas = 2\n", NULL);
+    mi_cycle_seed_pull(&w, 51, head1, w.base, 0, NULL, NULL);
+    mi_cycle_plan_ok(&w, 51, head1, w.base);
+    char *m1 = mi_cycle_merge_commit(&w, w.base, head1, 51);
+    mi_cycle_seed_pull(&w, 51, head1, w.base, 1, m1, NULL);
+
+    /* Applied during the rotation. */
+    struct mi_test_run r1;
+    mi_cycle_run_apply(&r1, &w, w.base, m1, NULL, rotating);
+    cr_assert_eq(r1.exit_code, 0, "apply during rotation (%d):\n%s", r1.exit_code, r1.err.ptr);
+    cr_assert_eq(mi_cycle_tf_runs(&w, "apply"), 1);
+    cr_assert(!mi_cycle_leaks(r1.err.ptr, NEW_PLAN_KEY) &&
+                  !mi_cycle_leaks(r1.err.ptr, MI_CYCLE_PLAN_KEY),
+              "a plan key leaked:\n%s", r1.err.ptr);
+    mi_cycle_store_status(&w, head1, 51, MI_STORE_APPLIED, NULL);
+
+    /* Planned during the rotation: sealed with the new key, so it applies after it. */
+    char *head2 = mi_cycle_pr_commit(&w, m1, "dev: three replicas",
+                                     "environments/dev/terraform.tfvars", "replicas = 3\n", NULL);
+    mi_cycle_seed_pull(&w, 52, head2, m1, 0, NULL, NULL);
+    w.extra_env = rotating;
+    mi_cycle_plan_ok(&w, 52, head2, m1);
+    w.extra_env = NULL;
+    char *m2 = mi_cycle_merge_commit(&w, m1, head2, 52);
+    mi_cycle_seed_pull(&w, 52, head2, m1, 1, m2, NULL);
+    struct mi_test_run r2;
+    mi_cycle_run_apply(&r2, &w, m1, m2, NULL, rotated);
+    cr_assert_eq(r2.exit_code, 0, "apply after rotation (%d):\n%s", r2.exit_code, r2.err.ptr);
+    cr_assert_eq(mi_cycle_tf_runs(&w, "apply"), 2);
+
+    /* A plan sealed with the old key, still waiting when the previous key is removed. */
+    char *head3 = mi_cycle_pr_commit(&w, m2, "dev: four replicas",
+                                     "environments/dev/terraform.tfvars", "replicas = 4\n", NULL);
+    mi_cycle_seed_pull(&w, 53, head3, m2, 0, NULL, NULL);
+    mi_cycle_plan_ok(&w, 53, head3, m2);
+    char *m3 = mi_cycle_merge_commit(&w, m2, head3, 53);
+    mi_cycle_seed_pull(&w, 53, head3, m2, 1, m3, NULL);
+    struct mi_test_run r3;
+    mi_cycle_run_apply(&r3, &w, m2, m3, NULL, rotated);
+    cr_assert_eq(r3.exit_code, 4, "old-key plan after rotation (%d):\n%s", r3.exit_code,
+                 r3.err.ptr);
+    cr_assert(strstr(r3.err.ptr, "key id"), "the refusal does not name the key ids:\n%s",
+              r3.err.ptr);
+    cr_assert(strstr(r3.err.ptr, "MLINFRA_PLAN_KEY_PREVIOUS"),
+              "the refusal does not say how to keep old plans during a rotation:\n%s", r3.err.ptr);
+    cr_assert_eq(mi_cycle_tf_runs(&w, "apply"), 2,
+                 "terraform apply ran on a plan it could not open");
+    cr_assert(!mi_cycle_leaks(r3.err.ptr, NEW_PLAN_KEY) &&
+                  !mi_cycle_leaks(r3.err.ptr, MI_CYCLE_PLAN_KEY),
+              "a plan key leaked:\n%s", r3.err.ptr);
+
+    mi_test_run_release(&r1);
+    mi_test_run_release(&r2);
+    mi_test_run_release(&r3);
+    free(head1);
+    free(head2);
+    free(head3);
+    free(m1);
+    free(m2);
+    free(m3);
+    mi_cycle_free(&w);
+}

@@ -181,6 +181,25 @@ struct mi_store *mi_cycle_open_store(struct mi_cycle *w)
 }
 
 /* The environment of a workflow run; extra ("K=V") on top. Caller frees with mi_cycle_env_free. */
+/* Sets "K=V" in env[0..n): replaces an earlier K (the child would see the first of two), else
+ * appends. Returns the new count. */
+static size_t env_put(char **env, size_t n, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    cr_assert(eq, "'%s' is not K=V", kv);
+    size_t klen = (size_t)(eq - kv) + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(env[i], kv, klen) == 0) {
+            free(env[i]);
+            env[i] = mi_xstrdup(kv);
+            return n;
+        }
+    }
+    cr_assert(n < 63, "too many variables for a run");
+    env[n] = mi_xstrdup(kv);
+    return n + 1;
+}
+
 char **mi_cycle_env(struct mi_cycle *w, const char *event_name, const char *event,
                     const char *const *extra)
 {
@@ -224,9 +243,9 @@ char **mi_cycle_env(struct mi_cycle *w, const char *event_name, const char *even
     env[n++] = mi_xasprintf("GITHUB_OUTPUT=%s/output", w->dir);
     env[n++] = mi_xasprintf("GITHUB_STEP_SUMMARY=%s/summary", w->dir);
     for (size_t i = 0; w->extra_env && w->extra_env[i]; i++)
-        env[n++] = mi_xstrdup(w->extra_env[i]);
+        n = env_put(env, n, w->extra_env[i]);
     for (size_t i = 0; extra && extra[i]; i++)
-        env[n++] = mi_xstrdup(extra[i]);
+        n = env_put(env, n, extra[i]);
     env[n] = NULL;
     return env;
 }

@@ -67,7 +67,8 @@ char *mi_cycle_path(struct mi_cycle *w, const char *name);
 /* The world's plan store, opened directly (not through w->azure_endpoint). */
 struct mi_store *mi_cycle_open_store(struct mi_cycle *w);
 
-/* The environment of a workflow run, extra ("K=V"; "K=" removes K) last. */
+/* The environment of a workflow run; w->extra_env, then extra ("K=V") replace what came
+ * before them ("K=" removes K). */
 char **mi_cycle_env(struct mi_cycle *w, const char *event_name, const char *event,
                     const char *const *extra);
 void mi_cycle_env_free(char **env);
