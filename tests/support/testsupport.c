@@ -53,10 +53,22 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
+/* Only what mi_test_tmpdir made, or something inside it, is ever removed: a test whose path
+ * went wrong (an unset variable, a stray "..") must not delete the checkout it runs in. */
 void mi_test_rmtree(const char *path)
 {
-    if (path)
-        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (!path)
+        return;
+    const char *base = getenv("TMPDIR");
+    char *prefix = mi_xasprintf("%s/mlinfra-test-", base && *base ? base : "/tmp");
+    int ours = strncmp(path, prefix, strlen(prefix)) == 0 && !strstr(path, "/../") &&
+               strlen(path) >= strlen(prefix) + 6;
+    free(prefix);
+    if (!ours) {
+        fprintf(stderr, "mi_test_rmtree: refusing to remove '%s': not a test directory\n", path);
+        abort();
+    }
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int mi_test_free_port(void)

@@ -23,6 +23,8 @@ char *mi_test_path(const char *relative);
 
 /* A fresh directory under $TMPDIR (caller frees the string; mi_test_rmtree removes it). */
 char *mi_test_tmpdir(void);
+/* Removes a directory mi_test_tmpdir made (or one inside it); any other path aborts the test
+ * process rather than delete it. NULL is a no-op. */
 void mi_test_rmtree(const char *path);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
