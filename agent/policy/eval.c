@@ -17,6 +17,7 @@
 
 /* ==== exceptions, Error(), skip_step() ================================================== */
 
+static char *vfmt(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static char *vfmt(const char *fmt, va_list ap)
 {
     mi_buf b = MI_BUF_INIT;

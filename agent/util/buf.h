@@ -32,7 +32,7 @@ void mi_buf_add(mi_buf *b, const void *data, size_t len);
 void mi_buf_adds(mi_buf *b, const char *s);
 void mi_buf_addch(mi_buf *b, char c);
 void mi_buf_addf(mi_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mi_buf_vaddf(mi_buf *b, const char *fmt, va_list ap);
+void mi_buf_vaddf(mi_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void mi_buf_reset(mi_buf *b);
 void mi_buf_truncate(mi_buf *b, size_t len);
 /* Appends s with JSON string escaping (no surrounding quotes). */

@@ -42,7 +42,7 @@ enum mi_exit_code {
 /* Sets the thread's last error and returns code, so callers can write
  * `return mi_error_set(MI_ERR, "config: %s:%d: unknown key '%s'", path, line, key);` */
 int mi_error_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int mi_error_setv(int code, const char *fmt, va_list ap);
+int mi_error_setv(int code, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Like mi_error_set, with ": strerror(errno)" appended (errno read on entry). */
 int mi_error_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -173,6 +173,8 @@ static const char *level_colour(enum mi_log_level level)
 }
 
 static void emit(enum mi_log_level level, const char *file, int line, const char *title,
+                 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void emit(enum mi_log_level level, const char *file, int line, const char *title,
                  const char *fmt, va_list ap)
 {
     if (level == MI_LOG_DEBUG && !debug_enabled)

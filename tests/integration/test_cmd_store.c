@@ -87,11 +87,11 @@ static void run(struct mi_test_run *r, char *const args[], char *const env[])
     for (int i = 0; args[i]; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    char *base[] = {"AZURE_STORAGE_ACCOUNT=", "AZURE_STORAGE_BLOB_ENDPOINT=",
-                    "AZURE_STORAGE_KEY=",     "AZURE_STORAGE_SAS_TOKEN=",
-                    "AZURE_CLIENT_ID=",       "MLINFRA_STORE=",
-                    "GITHUB_REPOSITORY=",     "GITHUB_ACTIONS=",
-                    "MLINFRA_PLAN_KEY=" KEY_A};
+    char *base[] = {"AZURE_STORAGE_ACCOUNT=",   "AZURE_STORAGE_BLOB_ENDPOINT=",
+                    "AZURE_STORAGE_KEY=",       "AZURE_STORAGE_SAS_TOKEN=",
+                    "AZURE_CLIENT_ID=",         "MLINFRA_STORE=",
+                    "GITHUB_REPOSITORY=",       "GITHUB_ACTIONS=",
+                    ("MLINFRA_PLAN_KEY=" KEY_A)};
     char *all[48];
     int m = 0;
     for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)

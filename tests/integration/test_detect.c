@@ -370,6 +370,45 @@ Test(detect, fork_pull_requests_are_flagged)
     world_free(&w);
 }
 
+/* detect runs no code of the pull request, so under pull_request_target it still answers for
+ * a fork, flags it, and warns that plan will refuse it; a same-repository head is as usual. */
+Test(detect, fork_under_pull_request_target_is_flagged_and_warned_about)
+{
+    struct world w;
+    world_init(&w, NULL);
+    mi_test_repo_write(w.r, "environments/prod/main.tf", "# changed by a stranger\n");
+    world_head(&w);
+    json_t *ev = pr_event(&w, "pull_request.synchronize.json", "prod");
+    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", "mallory/infra");
+    struct result res;
+    detect(&res, &w, "pull_request_target", ev, NULL);
+    expect_exit(&res, 0);
+    expect_selected(&res, "prod");
+    cr_assert_str_eq(jget(res.json, "event"), "pull_request_target");
+    cr_assert(json_is_true(json_object_get(res.json, "fork")));
+    cr_assert(strstr(res.run.err.ptr, "comes from a fork (mallory/infra) and this "
+                                      "pull_request_target run holds this repository's secrets"),
+              "%s", res.run.err.ptr);
+    cr_assert(strstr(res.run.err.ptr, "mlinfra plan refuses to plan it"), "%s", res.run.err.ptr);
+    cr_assert_null(strstr(res.run.err.ptr, "it gets no secrets"), "%s", res.run.err.ptr);
+    struct outputs o;
+    outputs_read(&o, w.output);
+    cr_assert_str_eq(output(&o, "fork"), "true");
+    outputs_release(&o);
+    result_release(&res);
+
+    /* The head in the base repository (the recorded one): no fork, no warning. */
+    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", "Codertocat/Hello-World");
+    detect(&res, &w, "pull_request_target", ev, NULL);
+    expect_exit(&res, 0);
+    expect_selected(&res, "prod");
+    cr_assert(json_is_false(json_object_get(res.json, "fork")));
+    cr_assert_null(strstr(res.run.err.ptr, "comes from a fork"), "%s", res.run.err.ptr);
+    result_release(&res);
+    json_decref(ev);
+    world_free(&w);
+}
+
 Test(detect, renames_and_no_op_changes)
 {
     struct world w;

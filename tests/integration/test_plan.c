@@ -43,6 +43,7 @@ struct world {
     char *summary;
     char *tflog;
     char *terraform;
+    const char *event_name; /* GITHUB_EVENT_NAME: "pull_request" unless a test says */
 };
 
 static char *terraform_double(void)
@@ -108,6 +109,7 @@ static void setup(struct world *w)
     w->summary = mi_xasprintf("%s/step_summary", w->dir);
     w->tflog = mi_xasprintf("%s/tf.log", w->dir);
     w->terraform = terraform_double();
+    w->event_name = "pull_request";
     write_event(w, MI_TEST_GITHUB_REPO);
 }
 
@@ -133,7 +135,7 @@ static void run_plan_args(struct mi_test_run *r, struct world *w, const char *to
     char *env[40];
     size_t n = 0;
     env[n++] = mi_xasprintf("GITHUB_ACTIONS=true");
-    env[n++] = mi_xasprintf("GITHUB_EVENT_NAME=pull_request");
+    env[n++] = mi_xasprintf("GITHUB_EVENT_NAME=%s", w->event_name);
     env[n++] = mi_xasprintf("GITHUB_EVENT_PATH=%s", w->event);
     env[n++] = mi_xasprintf("GITHUB_REPOSITORY=%s", MI_TEST_GITHUB_REPO);
     env[n++] = mi_xasprintf("GITHUB_REF=refs/pull/1/merge");
@@ -456,6 +458,86 @@ Test(plan, fork_pull_request_is_planned_and_says_it_is_not_stored)
     cr_assert(strstr(comment_body(list, 0), "comes from a fork"), "%s", comment_body(list, 0));
     json_decref(list);
     mi_test_run_release(&r);
+    teardown(&w);
+}
+
+/* Under pull_request_target the run holds this repository's secrets and a write token even
+ * for a fork, and terraform runs part of what it plans: nothing runs, nothing is posted or
+ * stored, and the refusal says which event, which fork and what to use instead. */
+Test(plan, fork_head_under_pull_request_target_is_refused)
+{
+    struct world w;
+    setup(&w);
+    use_plan(&w, "aks_mlflow_replace.json");
+    write_event(&w, "mallory/infra");
+    w.event_name = "pull_request_target";
+    char *store = mi_xasprintf("%s/store", w.dir);
+    char *store_env = mi_xasprintf("MLINFRA_STORE=file://%s", store);
+    char *extra[] = {store_env,
+                     "MLINFRA_PLAN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL};
+    struct mi_test_run r;
+    run_plan(&r, &w, MI_TEST_GITHUB_TOKEN, extra);
+    cr_assert_eq(r.exit_code, 2, "stderr:\n%s", r.err.ptr);
+    cr_assert(strstr(r.err.ptr, "refusing to plan pull request #1"), "%s", r.err.ptr);
+    cr_assert(strstr(r.err.ptr, "fork (mallory/infra)"), "%s", r.err.ptr);
+    cr_assert(strstr(r.err.ptr, "pull_request_target event"), "%s", r.err.ptr);
+    cr_assert(strstr(r.err.ptr, "on the pull_request event instead"), "%s", r.err.ptr);
+    cr_assert(strstr(r.err.ptr, "::error::"), "the refusal is an annotation: %s", r.err.ptr);
+    cr_assert_not(mi_fs_exists(w.tflog), "terraform ran on the fork's code");
+    cr_assert_eq(mi_test_github_count(w.gh, NULL, NULL), 0, "nothing sent to GitHub");
+    cr_assert_not(mi_fs_exists(store), "something was stored");
+    cr_assert_not(log_leaks(r.err.ptr, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL));
+
+    /* The same pull request on pull_request (no secrets for a fork) is planned as before. */
+    w.event_name = "pull_request";
+    mi_test_run_release(&r);
+    run_plan(&r, &w, MI_TEST_GITHUB_TOKEN, NULL);
+    cr_assert_eq(r.exit_code, 0, "stderr:\n%s", r.err.ptr);
+    cr_assert(mi_fs_exists(w.tflog));
+    free(store_env);
+    free(store);
+    mi_test_run_release(&r);
+    teardown(&w);
+}
+
+/* A head in this repository is as trusted under pull_request_target as under pull_request:
+ * planned, commented and sealed for apply. */
+Test(plan, same_repository_head_under_pull_request_target_is_planned_and_stored)
+{
+    struct world w;
+    setup(&w);
+    w.event_name = "pull_request_target";
+    struct mi_test_repo *git = mi_test_repo_init();
+    mi_test_repo_write(git, "environments/dev/main.tf", "resource \"terraform_data\" \"x\" {}\n");
+    char *fixture = mi_test_path("tests/fixtures/plans/aks_mlflow_replace.json");
+    mi_buf plan_json = MI_BUF_INIT;
+    cr_assert_eq(mi_fs_read_file(&plan_json, fixture, 0), 0);
+    mi_test_repo_write(git, "environments/dev/.tfdouble/plan.json", plan_json.ptr);
+    free(mi_test_repo_commit(git, "environment"));
+    free(w.repo);
+    w.repo = mi_xstrdup(git->dir);
+    char *store = mi_xasprintf("%s/store", w.dir);
+    char *store_env = mi_xasprintf("MLINFRA_STORE=file://%s", store);
+    char *extra[] = {store_env,
+                     "MLINFRA_PLAN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL};
+    struct mi_test_run r;
+    run_plan(&r, &w, MI_TEST_GITHUB_TOKEN, extra);
+    cr_assert_eq(r.exit_code, 0, "stderr:\n%s", r.err.ptr);
+    cr_assert_null(strstr(r.err.ptr, "refusing"), "%s", r.err.ptr);
+    char *sealed = mi_xasprintf("%s/%s/dev/pr-1/%s.tfplan.sealed", store, MI_TEST_GITHUB_REPO,
+                                MI_TEST_GITHUB_HEAD_SHA);
+    cr_assert(mi_fs_exists(sealed), "no sealed plan at %s; stderr:\n%s", sealed, r.err.ptr);
+    json_t *list = comments(&w);
+    cr_assert_eq(json_array_size(list), 1);
+    cr_assert_null(strstr(comment_body(list, 0), "comes from a fork"));
+    json_decref(list);
+    free(sealed);
+    free(store_env);
+    free(store);
+    free(fixture);
+    mi_buf_release(&plan_json);
+    mi_test_run_release(&r);
+    mi_test_repo_free(git);
     teardown(&w);
 }
 

@@ -2,8 +2,9 @@
 # action.yml and every workflow validate against GitHub's schemas (@action-validator/cli),
 # and keep the rules the schemas cannot express (tests/scripts/lib/check_workflows.py):
 # least-privilege permissions, per-environment apply concurrency that never cancels, the
-# production environment's protection, no expression pasted into a script. Broken copies
-# show that both checks fail when they should.
+# production environment's protection, no expression pasted into a script, no
+# pull_request_target or workflow_run trigger. Broken copies show that both checks fail when
+# they should.
 set -euo pipefail
 root="${MLINFRA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 validator="$root/tests/node_modules/.bin/action-validator"
@@ -81,6 +82,11 @@ else
     broken missing-path workflows/production.yml '0,/      - "modules\/\*\*"/s///' 'paths must include modules/**'
     broken missing-secret workflows/dev.yml '/MLINFRA_PLAN_KEY:/d' 'required secret MLINFRA_PLAN_KEY'
     broken unpinned-checkout workflows/mlinfra.yml '0,/actions\/checkout@[0-9a-f]*/s//actions\/checkout@v4/' 'not pinned to a commit'
+    # Triggers whose runs give a fork's code the secrets (docs/SECURITY.md, section 2), planted
+    # beside the real ones and in each form `on:` takes (map, list).
+    broken pull-request-target-trigger workflows/dev.yml 's/^on:$/on:\n  pull_request_target:\n    branches: [dev]/' 'runs on pull_request_target'
+    broken workflow-run-trigger workflows/mlinfra.yml 's/^on:$/on:\n  workflow_run:\n    workflows: [mlinfra dev]\n    types: [completed]/' 'runs on workflow_run'
+    broken pull-request-target-in-a-list workflows/staging.yml 's/^on:$/on: [push, pull_request_target]\nformer-on:/' 'workflows/staging.yml: runs on pull_request_target'
 fi
 
 if [ "$failures" -gt 0 ]; then

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -81,9 +82,14 @@ static void answer(int fd, const struct mi_httpstub_response *r)
     mi_buf_addf(&out, "HTTP/1.1 %d Stub\r\nConnection: close\r\nContent-Length: %zu\r\n%s\r\n",
                 r->status, r->truncate ? blen + 100 : blen, r->headers ? r->headers : "");
     mi_buf_adds(&out, body);
+    /* send with MSG_NOSIGNAL, not write: a client that hangs up before reading the answer
+     * (a test of timeouts, a dropped request) would otherwise raise SIGPIPE and kill the
+     * whole test process; an EPIPE just ends this answer. */
     size_t off = 0;
     while (off < out.len) {
-        ssize_t n = write(fd, out.ptr + off, out.len - off);
+        ssize_t n = send(fd, out.ptr + off, out.len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break;
         off += (size_t)n;

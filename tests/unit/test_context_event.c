@@ -116,6 +116,99 @@ Test(context, pull_request_from_a_fork_is_flagged)
     json_decref(p);
 }
 
+/* pull_request_target carries pull_request's payload; what differs is that its run holds the
+ * base repository's secrets and a write token, so a fork's head must be told apart. */
+Test(context, pull_request_target_is_read_as_a_pull_request_in_the_base_context)
+{
+    const char *files[] = {"pull_request.opened.json", "pull_request.synchronize.json",
+                           "pull_request.reopened.json"};
+    for (int i = 0; i < 3; i++) {
+        json_t *p = mi_test_event_load(files[i]);
+        struct mi_context *c = parse_ok("pull_request_target", p);
+        cr_assert_eq(c->kind, MI_EVENT_PULL_REQUEST, "%s", files[i]);
+        cr_assert_str_eq(c->event_name, "pull_request_target");
+        cr_assert(c->base_context, "%s", files[i]);
+        cr_assert_not(c->fork, "%s: the recorded head is the base repository", files[i]);
+        cr_assert_not(mi_context_fork_with_secrets(c), "%s", files[i]);
+        cr_assert_str_eq(c->branch, "master");
+        cr_assert(mi_context_sha_valid(c->head_sha));
+        mi_context_free(c);
+
+        /* The same payload as pull_request (or with the name left to inference) is not. */
+        c = parse_ok("pull_request", p);
+        cr_assert_not(c->base_context, "%s", files[i]);
+        mi_context_free(c);
+        c = parse_ok(NULL, p);
+        cr_assert_str_eq(c->event_name, "pull_request");
+        cr_assert_not(c->base_context, "%s", files[i]);
+        mi_context_free(c);
+        json_decref(p);
+    }
+}
+
+Test(context, fork_under_pull_request_target_is_flagged_as_holding_secrets)
+{
+    json_t *p = mi_test_event_load("pull_request.synchronize.json");
+    mi_test_event_set_str(p, "pull_request.head.repo.full_name", "mallory/Hello-World");
+    struct mi_context *c = parse_ok("pull_request_target", p);
+    cr_assert(c->fork);
+    cr_assert(c->base_context);
+    cr_assert(mi_context_fork_with_secrets(c));
+    cr_assert_str_eq(c->head_repo, "mallory/Hello-World");
+    mi_context_free(c);
+
+    /* Under pull_request GitHub gives a fork's run no secrets: a fork, but not this case. */
+    c = parse_ok("pull_request", p);
+    cr_assert(c->fork);
+    cr_assert_not(mi_context_fork_with_secrets(c));
+    mi_context_free(c);
+
+    /* A deleted head repository cannot be shown to be ours. */
+    mi_test_event_set(p, "pull_request.head.repo", json_null());
+    c = parse_ok("pull_request_target", p);
+    cr_assert(mi_context_fork_with_secrets(c));
+    cr_assert_null(c->head_repo);
+    mi_context_free(c);
+
+    /* A closed (merged) fork pull request is still one. */
+    json_decref(p);
+    p = mi_test_event_load("pull_request.closed.json");
+    mi_test_event_set(p, "pull_request.merged", json_true());
+    mi_test_event_set_str(p, "pull_request.head.repo.full_name", "mallory/Hello-World");
+    c = parse_ok("pull_request_target", p);
+    cr_assert(mi_context_fork_with_secrets(c));
+    mi_context_free(c);
+    json_decref(p);
+
+    cr_assert_not(mi_context_fork_with_secrets(NULL));
+}
+
+Test(context, load_takes_pull_request_target_from_github_event_name)
+{
+    char *dir = mi_test_tmpdir();
+    json_t *p = mi_test_event_load("pull_request.opened.json");
+    mi_test_event_set_str(p, "pull_request.head.repo.full_name", "mallory/Hello-World");
+    char *path = mi_test_event_write(p, dir, "event.json");
+    setenv("GITHUB_EVENT_NAME", "pull_request_target", 1);
+    struct mi_context *c = NULL;
+    cr_assert_eq(mi_context_load(&c, NULL, path), 0, "%s", mi_error_last());
+    cr_assert(mi_context_fork_with_secrets(c));
+    mi_context_free(c);
+    /* An explicit name (--event-name) wins over the variable, both ways. */
+    cr_assert_eq(mi_context_load(&c, "pull_request", path), 0, "%s", mi_error_last());
+    cr_assert_not(mi_context_fork_with_secrets(c));
+    mi_context_free(c);
+    setenv("GITHUB_EVENT_NAME", "pull_request", 1);
+    cr_assert_eq(mi_context_load(&c, "pull_request_target", path), 0, "%s", mi_error_last());
+    cr_assert(mi_context_fork_with_secrets(c));
+    mi_context_free(c);
+    unsetenv("GITHUB_EVENT_NAME");
+    json_decref(p);
+    free(path);
+    mi_test_rmtree(dir);
+    free(dir);
+}
+
 Test(context, push_of_a_new_branch)
 {
     json_t *p = mi_test_event_load("push.branch-created.json");

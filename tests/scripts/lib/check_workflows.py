@@ -15,7 +15,9 @@ workflows/:
   - plan is a matrix over detect's output;
   - each trigger workflow runs on pull_request and push for its branch and paths, calls the
     reusable workflow (copied as .github/workflows/mlinfra.yml), passes every secret it
-    requires and grants no permission beyond the four.
+    requires and grants no permission beyond the four;
+  - no workflow runs on pull_request_target or workflow_run: both run with the repository's
+    secrets and a write token for code a fork controls (docs/SECURITY.md, section 2).
 
 Prints one line per problem and exits 1 if there is any.
 """
@@ -93,7 +95,8 @@ def perms_ok(where, perms, wanted):
 def check_reusable():
     rel = "workflows/mlinfra.yml"
     w = load(rel)
-    call = (w.get("on") or {}).get("workflow_call")
+    on = w.get("on")
+    call = on.get("workflow_call") if isinstance(on, dict) else None
     if call is None:
         problem(rel, "not a reusable workflow (on: workflow_call)")
         return set()
@@ -137,10 +140,45 @@ def check_reusable():
     return set((call.get("secrets") or {}).keys()), {k for k, v in (call.get("secrets") or {}).items() if v.get("required")}
 
 
+# Events whose runs hold the base repository's secrets and a write token while acting on a
+# fork's pull request (pull_request_target), or on what a fork's run produced (workflow_run).
+FORBIDDEN_EVENTS = ["pull_request_target", "workflow_run"]
+
+
+def events_of(on):
+    """The event names of an `on:` value, in any of its three forms (name, list, map)."""
+    if isinstance(on, str):
+        return [on]
+    if isinstance(on, list):
+        return [str(e) for e in on]
+    if isinstance(on, dict):
+        return [str(e) for e in on]
+    return []
+
+
+def check_forbidden_events():
+    folder = os.path.join(ROOT, "workflows")
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith((".yml", ".yaml")):
+            continue
+        rel = f"workflows/{name}"
+        w = load(rel)
+        if not isinstance(w, dict):
+            problem(rel, "is not a YAML map")
+            continue
+        for event in events_of(w.get("on")):
+            if event in FORBIDDEN_EVENTS:
+                problem(rel, f"runs on {event}, which gives a fork's code the repository's secrets "
+                             "and a write token; use pull_request")
+
+
 def check_trigger(env, secrets, required):
     rel = f"workflows/{env}.yml"
     w = load(rel)
     on = w.get("on") or {}
+    if not isinstance(on, dict):
+        problem(rel, "on: must map each event to its branch and path filters")
+        on = {}
     for event in ["pull_request", "push"]:
         ev = on.get(event)
         if not isinstance(ev, dict):
@@ -185,6 +223,8 @@ def main():
                 check_trigger(env, secrets, required)
             else:
                 problem("workflows", f"no trigger workflow for environment {env}")
+    # Last: check_reusable stops early when problems were found before it.
+    check_forbidden_events()
     if problems:
         for p in problems:
             print(p)
