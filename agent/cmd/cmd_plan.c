@@ -75,7 +75,8 @@ static const char usage[] =
     "environment: MLINFRA_TERRAFORM (terraform binary), GITHUB_TOKEN, GITHUB_API_URL,\n"
     "GITHUB_REPOSITORY, RUNNER_TEMP.\n"
     "\n"
-    "step outputs: has_changes, add, change, destroy, replace, plan_id, comment_url, status.\n"
+    "step outputs: has_changes, add, change, destroy, replace, plan_id, stored, comment_url,\n"
+    "status.\n"
     "\n"
     "exit codes: 0 planned, 1 a terraform step or GitHub failed, 2 usage or configuration\n"
     "error (policies that do not load included; a fork's pull request on\n"
@@ -482,7 +483,8 @@ struct report_targets {
 };
 
 static void write_outputs(const char *path, const struct mi_tfplan *plan, int has_changes,
-                          const char *plan_id, const char *comment_url, const char *status)
+                          const char *plan_id, int stored, const char *comment_url,
+                          const char *status)
 {
     if (!path)
         return;
@@ -498,6 +500,7 @@ static void write_outputs(const char *path, const struct mi_tfplan *plan, int ha
     snprintf(num, sizeof(num), "%zu", plan ? plan->counts.replace : 0);
     mi_step_output_add(&out, "replace", num);
     mi_step_output_add(&out, "plan_id", plan_id ? plan_id : "");
+    mi_step_output_add(&out, "stored", stored ? "true" : "false");
     mi_step_output_add(&out, "comment_url", comment_url ? comment_url : "");
     mi_step_output_add(&out, "status", status);
     if (mi_step_output_write(path, &out) < 0)
@@ -823,6 +826,7 @@ report:;
     /* The sealed plan, for mlinfra apply (cmd/planstore.h; added with issue 8). A plan that
      * violates a policy is not stored: it must never be applied. */
     int store_failed = 0;
+    int stored = 0;
     if (!failed_step && !fork) {
         const char *repository = mi_cmd_env("GITHUB_REPOSITORY") ? getenv("GITHUB_REPOSITORY")
                                  : ctx                            ? ctx->repository
@@ -856,6 +860,7 @@ report:;
                 store_failed = 1;
             } else {
                 mi_log_notice("sealed the plan of pull request #%lld into %s", pr, where);
+                stored = 1;
                 /* Its change summary beside it, for the next plan's comparison. */
                 if (diff_store) {
                     mi_plandiff_summary_to_json(&summary_json, summary);
@@ -916,7 +921,7 @@ report:;
     }
 
     write_outputs(o.github_output ? o.github_output : mi_cmd_env("GITHUB_OUTPUT"), plan,
-                  failed_step ? 0 : has_changes, plan_id, comment_url, status.ptr);
+                  failed_step ? 0 : has_changes, plan_id, stored, comment_url, status.ptr);
 
     if (failed_step || github_failed || store_failed) {
         exit_code = MI_EXIT_ERROR;

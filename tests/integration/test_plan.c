@@ -259,6 +259,7 @@ Test(plan, comment_created_then_updated_in_place)
     cr_assert(strstr(out, "destroy=3\n"));
     cr_assert(strstr(out, "replace=2\n"));
     cr_assert(strstr(out, "plan_id=sha256:"));
+    cr_assert(strstr(out, "stored=false\n"), "no plan key, yet stored: %s", out);
     cr_assert(strstr(out, "comment_url=http"), "%s", out);
     free(out);
     char *summary = read_file(w.summary);
@@ -457,6 +458,9 @@ Test(plan, fork_pull_request_is_planned_and_says_it_is_not_stored)
     json_t *list = comments(&w);
     cr_assert(strstr(comment_body(list, 0), "comes from a fork"), "%s", comment_body(list, 0));
     json_decref(list);
+    char *out = read_file(w.output);
+    cr_assert(strstr(out, "stored=false\n"), "%s", out);
+    free(out);
     mi_test_run_release(&r);
     teardown(&w);
 }
@@ -527,6 +531,9 @@ Test(plan, same_repository_head_under_pull_request_target_is_planned_and_stored)
     char *sealed = mi_xasprintf("%s/%s/dev/pr-1/%s.tfplan.sealed", store, MI_TEST_GITHUB_REPO,
                                 MI_TEST_GITHUB_HEAD_SHA);
     cr_assert(mi_fs_exists(sealed), "no sealed plan at %s; stderr:\n%s", sealed, r.err.ptr);
+    char *out = read_file(w.output);
+    cr_assert(strstr(out, "stored=true\n"), "%s", out);
+    free(out);
     json_t *list = comments(&w);
     cr_assert_eq(json_array_size(list), 1);
     cr_assert_null(strstr(comment_body(list, 0), "comes from a fork"));

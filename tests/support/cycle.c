@@ -459,6 +459,8 @@ void mi_cycle_run_plan(struct mi_test_run *out, struct mi_cycle *w, long long pr
                        const char *base_sha)
 {
     mi_test_repo_reset(w->r, head);
+    mi_cycle_truncate(w, "output");
+    mi_cycle_truncate(w, "summary");
     json_t *ev = mi_test_event_load("pull_request.synchronize.json");
     mi_test_event_set(ev, "number", json_integer(pr));
     mi_test_event_set(ev, "pull_request.number", json_integer(pr));
@@ -485,6 +487,8 @@ void mi_cycle_plan_ok(struct mi_cycle *w, long long pr, const char *head, const 
     mi_cycle_run_plan(&r, w, pr, head, base_sha);
     cr_assert_eq(r.exit_code, 0, "plan failed (%d):\n%s", r.exit_code, r.err.ptr);
     cr_assert(strstr(r.err.ptr, "sealed the plan"), "the plan was not stored:\n%s", r.err.ptr);
+    cr_assert(mi_cycle_file_has(w, "output", "stored=true\n"),
+              "the step outputs do not say the plan was stored");
     mi_test_run_release(&r);
 }
 

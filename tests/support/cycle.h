@@ -99,10 +99,11 @@ void mi_cycle_seed_pull(struct mi_cycle *w, long long pr, const char *head, cons
 /* The body of the agent's comment on pull request pr, or NULL (more than one fails). */
 char *mi_cycle_comment_on(struct mi_cycle *w, long long pr);
 
-/* `mlinfra plan --environment dev` on a pull_request event for head, from branch dev. */
+/* `mlinfra plan --environment dev` on a pull_request event for head, from branch dev; output
+ * and summary emptied first. */
 void mi_cycle_run_plan(struct mi_test_run *out, struct mi_cycle *w, long long pr, const char *head,
                        const char *base_sha);
-/* The same, asserting exit 0 and that the plan was stored. */
+/* The same, asserting exit 0 and that the plan was stored (log and step output say so). */
 void mi_cycle_plan_ok(struct mi_cycle *w, long long pr, const char *head, const char *base_sha);
 /* What `mlinfra plan` stores for pr at head, without running it: the template plan sealed
  * with MI_CYCLE_PLAN_KEY and head's configuration fingerprint (as cmd/planstore.c does). */
