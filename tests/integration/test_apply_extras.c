@@ -8,19 +8,17 @@
  *   - a plan older than apply.plan_max_age is refused (exit 4) with advice to re-plan;
  *   - apply.deployments: false records none; a token without `deployments: write` is a
  *     warning naming it, and the apply goes on.
- * The helpers follow tests/integration/test_apply.c (issue 8's), reduced to what these need. */
+ * The world is tests/support/cycle.h's, with the service added. */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
-#include <git2.h>
 #include <jansson.h>
-#include <libgen.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cycle.h"
 #include "events.h"
 #include "github_double.h"
 #include "gitrepo.h"
@@ -41,44 +39,24 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
     mi_test_github_share_end();
 }
 
-#define REPO MI_TEST_GITHUB_REPO
-#define PLAN_KEY "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 #define FIXTURE_URL "http://127.0.0.1:5000"
 
+/* The cycle of tests/support/cycle.h (GitHub, a local plan store) plus the service: a local
+ * server that the plan's service_url output names, for the health check. */
 struct world {
-    struct mi_test_repo *r;
-    char *dir;
-    char *store_url;
-    char *plan_json; /* the fixture with the service address pointing at the stub */
-    char *terraform;
-    struct mi_test_github *gh;
+    struct mi_cycle c;
     struct mi_httpstub *service;
-    char *base;
-    const char *token;
+    char *plan_json; /* the fixture with the service address pointing at the stub */
+    char *env[4];    /* the cycle's extra_env */
 };
 
 static void world_init(struct world *w, const char *apply_yaml)
 {
     memset(w, 0, sizeof(*w));
-    cr_assert(sodium_init() >= 0);
-    w->dir = mi_test_tmpdir();
-    w->r = mi_test_repo_init();
-    char *yml = mi_xasprintf("version: 1\n"
-                             "environments:\n"
-                             "  dev:\n"
-                             "    directory: environments/dev\n"
-                             "    outputs: [service_ip, service_url, tracking_password]\n"
-                             "%s",
-                             apply_yaml ? apply_yaml : "");
-    mi_test_repo_write(w->r, "mlinfra.yml", yml);
-    free(yml);
-    mi_test_repo_write(w->r, "environments/dev/main.tf",
-                       "resource \"terraform_data\" \"mlflow_url\" {\n  input = \"x\"\n}\n");
-    w->base = mi_test_repo_commit(w->r, "the platform");
-    mi_test_repo_branch(w->r, "dev", w->base);
-    w->store_url = mi_xasprintf("file://%s/plans", w->dir);
+    struct mi_cycle_options o = {1, 0, apply_yaml};
+    mi_cycle_init_with(&w->c, &o);
+    w->c.run_timeout_ms = 90000;
 
-    /* The service: a local server; the plan's service_url output names it. */
     w->service = mi_httpstub_start();
     char *fixture = mi_test_path("tests/fixtures/plans/local-example.json");
     mi_buf text = MI_BUF_INIT, out = MI_BUF_INIT;
@@ -94,165 +72,36 @@ static void world_init(struct world *w, const char *apply_yaml)
         mi_buf_adds(&out, url);
         p = hit + strlen(FIXTURE_URL);
     }
-    w->plan_json = mi_xasprintf("%s/plan.json", w->dir);
+    w->plan_json = mi_cycle_path(&w->c, "plan.json");
     cr_assert_eq(mi_fs_write_file_atomic(w->plan_json, out.ptr, out.len, 0644), 0);
     mi_buf_release(&text);
     mi_buf_release(&out);
     free(fixture);
-
-    char *bin = mi_xstrdup(mi_test_binary());
-    w->terraform = mi_xasprintf("%s/doubles/terraform", dirname(bin));
-    free(bin);
-    cr_assert(access(w->terraform, X_OK) == 0, "the terraform double is not built");
-    w->gh = mi_test_github_start();
-    mi_test_github_seed_default(w->gh);
-    w->token = MI_TEST_GITHUB_TOKEN;
+    w->env[0] = mi_xasprintf("TFDOUBLE_PLAN_JSON=%s", w->plan_json);
+    w->env[1] = mi_xstrdup("MLINFRA_NOW=");
+    w->c.extra_env = (const char *const *)w->env;
 }
 
 static void world_free(struct world *w)
 {
     mi_httpstub_stop(w->service);
-    mi_test_github_stop(w->gh);
-    mi_test_repo_free(w->r);
-    mi_test_rmtree(w->dir);
-    free(w->dir);
-    free(w->store_url);
+    mi_cycle_free(&w->c);
     free(w->plan_json);
-    free(w->terraform);
-    free(w->base);
-}
-
-static char **run_env(struct world *w, const char *event_name, const char *event,
-                      const char *const *extra)
-{
-    char **env = mi_xcalloc(48, sizeof(char *));
-    size_t n = 0;
-    env[n++] = mi_xasprintf("GITHUB_ACTIONS=true");
-    env[n++] = mi_xasprintf("GITHUB_EVENT_NAME=%s", event_name);
-    env[n++] = mi_xasprintf("GITHUB_EVENT_PATH=%s", event);
-    env[n++] = mi_xasprintf("GITHUB_REPOSITORY=%s", REPO);
-    env[n++] = mi_xasprintf("GITHUB_WORKSPACE=%s", w->r->dir);
-    env[n++] = mi_xasprintf("GITHUB_SERVER_URL=https://github.com");
-    env[n++] = mi_xasprintf("GITHUB_RUN_ID=%ld", (long)getpid());
-    env[n++] = mi_xasprintf("RUNNER_TEMP=%s", w->dir);
-    env[n++] = mi_xasprintf("MLINFRA_TERRAFORM=%s", w->terraform);
-    env[n++] = mi_xasprintf("MLINFRA_PLAN_KEY=%s", PLAN_KEY);
-    env[n++] = mi_xasprintf("TFDOUBLE_LOG=%s/tf.log", w->dir);
-    env[n++] = mi_xasprintf("TFDOUBLE_STATE=%s/terraform.tfstate", w->dir);
-    env[n++] = mi_xasprintf("TFDOUBLE_PLAN_JSON=%s", w->plan_json);
-    env[n++] = mi_xasprintf("GITHUB_API_URL=%s", w->gh->url);
-    env[n++] = mi_xasprintf("GITHUB_TOKEN=%s", w->token);
-    env[n++] = mi_xasprintf("MLINFRA_STORE=%s", w->store_url);
-    env[n++] = mi_xasprintf("AZURE_STORAGE_ACCOUNT=");
-    env[n++] = mi_xasprintf("AZURE_STORAGE_BLOB_ENDPOINT=");
-    env[n++] = mi_xasprintf("MLINFRA_NOW=");
-    env[n++] = mi_xasprintf("GITHUB_OUTPUT=%s/output", w->dir);
-    env[n++] = mi_xasprintf("GITHUB_STEP_SUMMARY=%s/summary", w->dir);
-    for (size_t i = 0; extra && extra[i]; i++)
-        env[n++] = mi_xstrdup(extra[i]);
-    env[n] = NULL;
-    return env;
-}
-
-static void free_env(char **env)
-{
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
-    free(env);
-}
-
-static char *read_text(struct world *w, const char *name)
-{
-    char *p = mi_xasprintf("%s/%s", w->dir, name);
-    mi_buf b = MI_BUF_INIT;
-    int rc = mi_fs_read_file(&b, p, 0);
-    free(p);
-    if (rc == MI_ENOTFOUND)
-        return mi_xstrdup("");
-    cr_assert_eq(rc, 0, "%s", mi_error_last());
-    return mi_buf_detach(&b);
-}
-
-static int tf_applies(struct world *w)
-{
-    char *log = read_text(w, "tf.log");
-    int n = 0;
-    for (const char *p = log; (p = strstr(p, "\tapply\t")); p++)
-        n++;
-    free(log);
-    return n;
+    free(w->env[0]);
+    free(w->env[1]);
 }
 
 /* A pull request #pr changing the environment, planned (and stored), then merged with a
  * merge commit; returns the merge commit. */
 static char *plan_and_merge(struct world *w, long long pr)
 {
-    mi_test_repo_reset(w->r, w->base);
-    mi_test_repo_write(w->r, "environments/dev/terraform.tfvars", "replicas = 2\n");
-    char *head = mi_test_repo_commit(w->r, "dev: two replicas");
-    char *open = mi_xasprintf("{\"repos\":[{\"full_name\":\"" REPO "\",\"pulls\":[{\"number\":%lld,"
-                              "\"title\":\"Change\",\"user\":\"octocat\",\"head_ref\":\"feature\","
-                              "\"head_sha\":\"%s\",\"base_ref\":\"dev\",\"base_sha\":\"%s\"}]}]}",
-                              pr, head, w->base);
-    mi_test_github_seed(w->gh, open);
-    free(open);
-
-    json_t *ev = mi_test_event_load("pull_request.synchronize.json");
-    mi_test_event_set(ev, "number", json_integer(pr));
-    mi_test_event_set(ev, "pull_request.number", json_integer(pr));
-    mi_test_event_set_str(ev, "pull_request.base.ref", "dev");
-    mi_test_event_set_str(ev, "pull_request.base.sha", w->base);
-    mi_test_event_set_str(ev, "pull_request.head.ref", "feature");
-    mi_test_event_set_str(ev, "pull_request.head.sha", head);
-    mi_test_event_set_str(ev, "repository.full_name", REPO);
-    mi_test_event_set_str(ev, "pull_request.base.repo.full_name", REPO);
-    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", REPO);
-    char *event = mi_test_event_write(ev, w->dir, "pull_request.json");
-    json_decref(ev);
-    char **env = run_env(w, "pull_request", event, NULL);
-    char *argv[] = {(char *)mi_test_binary(), "plan", "--environment", "dev", NULL};
-    struct mi_test_run r;
-    mi_test_run_cmd(&r, argv, env, w->r->dir, 60000);
-    cr_assert_eq(r.exit_code, 0, "plan failed (%d):\n%s", r.exit_code, r.err.ptr);
-    cr_assert(strstr(r.err.ptr, "sealed the plan"), "the plan was not stored:\n%s", r.err.ptr);
-    mi_test_run_release(&r);
-    free_env(env);
-    free(event);
-
-    /* GitHub's "Create a merge commit". */
-    git_oid a, b, tree, cid;
-    git_commit *ca = NULL, *cb = NULL;
-    git_index *index = NULL;
-    git_tree *t = NULL;
-    git_signature *sig = NULL;
-    cr_assert_eq(git_oid_fromstr(&a, w->base), 0);
-    cr_assert_eq(git_oid_fromstr(&b, head), 0);
-    cr_assert_eq(git_commit_lookup(&ca, w->r->repo, &a), 0);
-    cr_assert_eq(git_commit_lookup(&cb, w->r->repo, &b), 0);
-    cr_assert_eq(git_merge_commits(&index, w->r->repo, ca, cb, NULL), 0);
-    cr_assert_eq(git_index_write_tree_to(&tree, index, w->r->repo), 0);
-    cr_assert_eq(git_tree_lookup(&t, w->r->repo, &tree), 0);
-    cr_assert_eq(git_signature_new(&sig, "mlinfra test", "test@example.invalid", 1700000100, 0), 0);
-    const git_commit *parents[2] = {ca, cb};
-    char *msg = mi_xasprintf("Merge pull request #%lld from feature", pr);
-    cr_assert_eq(git_commit_create(&cid, w->r->repo, NULL, sig, sig, NULL, msg, t, 2, parents), 0);
-    char *merge = mi_xmalloc(GIT_OID_HEXSZ + 1);
-    git_oid_tostr(merge, GIT_OID_HEXSZ + 1, &cid);
-    free(msg);
-    git_signature_free(sig);
-    git_tree_free(t);
-    git_index_free(index);
-    git_commit_free(ca);
-    git_commit_free(cb);
-
-    char *json =
-        mi_xasprintf("{\"repos\":[{\"full_name\":\"" REPO "\",\"pulls\":[{\"number\":%lld,"
-                     "\"title\":\"Change\",\"user\":\"octocat\",\"head_ref\":\"feature\","
-                     "\"head_sha\":\"%s\",\"base_ref\":\"dev\",\"base_sha\":\"%s\",\"merged\":true,"
-                     "\"merge_commit_sha\":\"%s\"}]}]}",
-                     pr, head, w->base, merge);
-    mi_test_github_seed(w->gh, json);
-    free(json);
+    struct mi_cycle *c = &w->c;
+    char *head = mi_cycle_pr_commit(c, c->base, "dev: two replicas",
+                                    "environments/dev/terraform.tfvars", "replicas = 2\n", NULL);
+    mi_cycle_seed_pull(c, pr, head, c->base, 0, NULL, NULL);
+    mi_cycle_plan_ok(c, pr, head, c->base);
+    char *merge = mi_cycle_merge_commit(c, c->base, head, pr);
+    mi_cycle_seed_pull(c, pr, head, c->base, 1, merge, NULL);
     free(head);
     return merge;
 }
@@ -260,27 +109,24 @@ static char *plan_and_merge(struct world *w, long long pr)
 static void run_apply(struct mi_test_run *out, struct world *w, const char *merge,
                       const char *const *extra)
 {
-    mi_test_repo_reset(w->r, merge);
-    json_t *ev = mi_test_event_load("push.branch-created.json");
-    mi_test_event_set_str(ev, "ref", "refs/heads/dev");
-    mi_test_event_set_str(ev, "before", w->base);
-    mi_test_event_set_str(ev, "after", merge);
-    mi_test_event_set(ev, "created", json_false());
-    mi_test_event_set_str(ev, "repository.full_name", REPO);
-    char *event = mi_test_event_write(ev, w->dir, "push.json");
-    json_decref(ev);
-    char **env = run_env(w, "push", event, extra);
-    char *argv[] = {(char *)mi_test_binary(), "apply", NULL};
-    mi_test_run_cmd(out, argv, env, w->r->dir, 90000);
-    free_env(env);
-    free(event);
+    mi_cycle_run_apply(out, &w->c, w->c.base, merge, NULL, extra);
+}
+
+static int tf_applies(struct world *w)
+{
+    return mi_cycle_tf_runs(&w->c, "apply");
+}
+
+static char *read_text(struct world *w, const char *name)
+{
+    return mi_cycle_read(&w->c, name);
 }
 
 /* The states of the deployment statuses GitHub received, in order, joined by ','; and the
  * environment_url of the last one. */
 static void deployment_story(struct world *w, mi_buf *states, char **last_url)
 {
-    json_t *reqs = mi_test_github_get(w->gh, "requests");
+    json_t *reqs = mi_test_github_get(w->c.gh, "requests");
     size_t i;
     json_t *r;
     *last_url = NULL;
@@ -299,35 +145,6 @@ static void deployment_story(struct world *w, mi_buf *states, char **last_url)
         *last_url = u ? mi_xstrdup(u) : NULL;
     }
     json_decref(reqs);
-}
-
-/* 1 when secret appears anywhere but in the ::add-mask:: command that registers it. */
-static int leaks(const char *text, const char *secret)
-{
-    for (const char *p = text; (p = strstr(p, secret)); p++) {
-        const char *bol = p;
-        while (bol > text && bol[-1] != '\n')
-            bol--;
-        if (strncmp(bol, "::add-mask::", 12) != 0)
-            return 1;
-    }
-    return 0;
-}
-
-static char *comment_body(struct world *w, long long pr)
-{
-    json_t *state = mi_test_github_get(w->gh, "state");
-    json_t *c = json_object_get(json_object_get(json_object_get(state, "repos"), REPO), "comments");
-    char *body = NULL;
-    size_t i;
-    json_t *x;
-    json_array_foreach(c, i, x)
-    {
-        if (json_integer_value(json_object_get(x, "issue")) == pr)
-            body = mi_xstrdup(json_string_value(json_object_get(x, "body")));
-    }
-    json_decref(state);
-    return body;
 }
 
 TestSuite(apply_extras, .timeout = 180);
@@ -356,7 +173,7 @@ Test(apply_extras, deployment_and_health_check_of_a_reachable_service)
     deployment_story(&w, &states, &url);
     cr_assert_str_eq(states.ptr, "in_progress,success");
     cr_assert_str_eq(url, mi_httpstub_url(w.service));
-    json_t *reqs = mi_test_github_get(w.gh, "requests");
+    json_t *reqs = mi_test_github_get(w.c.gh, "requests");
     int created = 0;
     size_t i;
     json_t *q;
@@ -383,14 +200,14 @@ Test(apply_extras, deployment_and_health_check_of_a_reachable_service)
     cr_assert(strstr(summary, "✅ reachable | 200 |"), "%s", summary);
     char *out = read_text(&w, "output");
     cr_assert(strstr(out, "healthy=true\n"), "%s", out);
-    char *body = comment_body(&w, 7);
+    char *body = mi_cycle_comment_on(&w.c, 7);
     cr_assert(body && strstr(body, "### Health check") && strstr(body, "✅ reachable"), "%s",
               body ? body : "(no comment)");
     /* Inside the Applied section, so a re-run replaces it rather than adding another. */
     const char *h = strstr(body, "### Health check");
     const char *end = strstr(body, "<!-- /mlinfra:applied -->");
     cr_assert(end && h < end, "%s", body);
-    mi_test_github_assert_conforming(w.gh);
+    mi_test_github_assert_conforming(w.c.gh);
 
     free(body);
     free(out);
@@ -431,7 +248,7 @@ Test(apply_extras, unreachable_service_fails_the_job_only_when_configured)
         char *url = NULL;
         deployment_story(&w, &states, &url);
         cr_assert_str_eq(states.ptr, "in_progress,success");
-        mi_test_github_assert_conforming(w.gh);
+        mi_test_github_assert_conforming(w.c.gh);
         free(url);
         mi_buf_release(&states);
         free(summary);
@@ -461,7 +278,7 @@ Test(apply_extras, expired_plan_is_refused_with_advice_to_replan)
               r.err.ptr);
     cr_assert(strstr(r.err.ptr, "of pull request #9"), "%s", r.err.ptr);
     cr_assert_eq(tf_applies(&w), 0, "an expired plan reached terraform apply");
-    cr_assert_eq(mi_test_github_count(w.gh, "POST", "/deployments"), 0);
+    cr_assert_eq(mi_test_github_count(w.c.gh, "POST", "/deployments"), 0);
     char *out = read_text(&w, "output");
     cr_assert(strstr(out, "result=refused\n"), "%s", out);
     free(out);
@@ -486,7 +303,7 @@ Test(apply_extras, plan_max_age_is_configurable)
     cr_assert_eq(r.exit_code, 0, "exit %d:\n%s", r.exit_code, r.err.ptr);
     cr_assert_eq(tf_applies(&w), 1);
     /* deployments: false records none; no health check was configured. */
-    cr_assert_eq(mi_test_github_count(w.gh, "POST", "/deployments"), 0);
+    cr_assert_eq(mi_test_github_count(w.c.gh, "POST", "/deployments"), 0);
     cr_assert_eq(mi_httpstub_request_count(w.service), 0);
     char *out = read_text(&w, "output");
     cr_assert(strstr(out, "healthy=\n"), "%s", out);
@@ -502,20 +319,21 @@ Test(apply_extras, token_without_deployments_write_is_a_warning)
     world_init(&w, NULL);
     char *merge = plan_and_merge(&w, 11);
     /* A token that may do everything but deployments. */
-    mi_test_github_seed(w.gh, "{\"tokens\":[{\"token\":\"ghs_nodeploy_0123456789\","
-                              "\"login\":\"github-actions[bot]\",\"installation\":true,"
-                              "\"permissions\":{\"contents\":\"read\",\"issues\":\"write\","
-                              "\"pull_requests\":\"write\",\"metadata\":\"read\"}}]}");
-    w.token = "ghs_nodeploy_0123456789";
+    mi_test_github_seed(w.c.gh, "{\"tokens\":[{\"token\":\"ghs_nodeploy_0123456789\","
+                                "\"login\":\"github-actions[bot]\",\"installation\":true,"
+                                "\"permissions\":{\"contents\":\"read\",\"issues\":\"write\","
+                                "\"pull_requests\":\"write\",\"metadata\":\"read\"}}]}");
+    const char *const nodeploy[] = {"GITHUB_TOKEN=ghs_nodeploy_0123456789", NULL};
     struct mi_test_run r;
-    run_apply(&r, &w, merge, NULL);
+    run_apply(&r, &w, merge, nodeploy);
     cr_assert_eq(r.exit_code, 0, "exit %d:\n%s", r.exit_code, r.err.ptr);
     cr_assert_eq(tf_applies(&w), 1);
     cr_assert(strstr(r.err.ptr, "::warning::deployment of environment 'dev': cannot create it"),
               "%s", r.err.ptr);
     cr_assert(strstr(r.err.ptr, "deployments: write"), "%s", r.err.ptr);
-    cr_assert(!leaks(r.err.ptr, "ghs_nodeploy_0123456789"), "the token leaked:\n%s", r.err.ptr);
-    mi_test_github_assert_conforming(w.gh);
+    cr_assert(!mi_cycle_leaks(r.err.ptr, "ghs_nodeploy_0123456789"), "the token leaked:\n%s",
+              r.err.ptr);
+    mi_test_github_assert_conforming(w.c.gh);
     mi_test_run_release(&r);
     free(merge);
     world_free(&w);
@@ -532,8 +350,8 @@ Test(plan_extras, sarif_of_the_policy_results)
 {
     struct world w;
     world_init(&w, NULL);
-    mi_test_repo_reset(w.r, w.base);
-    mi_test_repo_write(w.r, "policies/data.feature",
+    mi_test_repo_reset(w.c.r, w.c.base);
+    mi_test_repo_write(w.c.r, "policies/data.feature",
                        "Feature: terraform_data is tagged\n"
                        "\n"
                        "  Scenario: Every terraform_data has an owner\n"
@@ -544,25 +362,28 @@ Test(plan_extras, sarif_of_the_policy_results)
                        "    Given I have terraform_data defined\n"
                        "    When its name is mlflow_url\n"
                        "    Then it must contain team\n");
-    mi_test_repo_write(w.r, "environments/dev/terraform.tfvars", "replicas = 2\n");
-    char *head = mi_test_repo_commit(w.r, "a policy");
+    mi_test_repo_write(w.c.r, "environments/dev/terraform.tfvars", "replicas = 2\n");
+    /* The resource the failing scenario names, on line 1 (the SARIF location checked below). */
+    mi_test_repo_write(w.c.r, "environments/dev/main.tf",
+                       "resource \"terraform_data\" \"mlflow_url\" {\n  input = \"x\"\n}\n");
+    char *head = mi_test_repo_commit(w.c.r, "a policy");
     json_t *ev = mi_test_event_load("pull_request.synchronize.json");
     mi_test_event_set(ev, "number", json_integer(12));
     mi_test_event_set(ev, "pull_request.number", json_integer(12));
     mi_test_event_set_str(ev, "pull_request.base.ref", "dev");
-    mi_test_event_set_str(ev, "pull_request.base.sha", w.base);
+    mi_test_event_set_str(ev, "pull_request.base.sha", w.c.base);
     mi_test_event_set_str(ev, "pull_request.head.sha", head);
-    mi_test_event_set_str(ev, "repository.full_name", REPO);
-    mi_test_event_set_str(ev, "pull_request.base.repo.full_name", REPO);
-    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", REPO);
-    char *event = mi_test_event_write(ev, w.dir, "pull_request.json");
+    mi_test_event_set_str(ev, "repository.full_name", MI_CYCLE_REPO);
+    mi_test_event_set_str(ev, "pull_request.base.repo.full_name", MI_CYCLE_REPO);
+    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", MI_CYCLE_REPO);
+    char *event = mi_test_event_write(ev, w.c.dir, "pull_request.json");
     json_decref(ev);
-    char **env = run_env(&w, "pull_request", event, NULL);
-    char *sarif = mi_xasprintf("%s/policies.sarif", w.dir);
+    char **env = mi_cycle_env(&w.c, "pull_request", event, NULL);
+    char *sarif = mi_xasprintf("%s/policies.sarif", w.c.dir);
     char *argv[] = {(char *)mi_test_binary(), "plan",    "--environment", "dev",
                     "--no-comment",           "--sarif", sarif,           NULL};
     struct mi_test_run r;
-    mi_test_run_cmd(&r, argv, env, w.r->dir, 60000);
+    mi_test_run_cmd(&r, argv, env, w.c.r->dir, 60000);
     cr_assert_eq(r.exit_code, 3, "plan (%d):\n%s", r.exit_code, r.err.ptr);
 
     mi_buf text = MI_BUF_INIT;
@@ -613,7 +434,7 @@ Test(plan_extras, sarif_of_the_policy_results)
     mi_buf_release(&text);
     mi_test_run_release(&r);
     free(sarif);
-    free_env(env);
+    mi_cycle_env_free(env);
     free(event);
     free(head);
     world_free(&w);

@@ -99,9 +99,11 @@ static const char mlinfra_yml[] = "version: 1\n"
                                   "    require_approval: true\n"
                                   "    outputs: [service_url]\n";
 
-static void write_base_files(struct mi_cycle *w)
+static void write_base_files(struct mi_cycle *w, const char *config_extra)
 {
-    mi_test_repo_write(w->r, "mlinfra.yml", mlinfra_yml);
+    char *yml = mi_xasprintf("%s%s", mlinfra_yml, config_extra ? config_extra : "");
+    mi_test_repo_write(w->r, "mlinfra.yml", yml);
+    free(yml);
     for (int i = 0; i < 2; i++) {
         const char *env = i ? "production" : "dev";
         char *p = mi_xasprintf("environments/%s/main.tf", env);
@@ -115,14 +117,20 @@ static void write_base_files(struct mi_cycle *w)
     mi_test_repo_write(w->r, "README.md", "# platform\n");
 }
 
-/* azure: keep plans in Azurite (a container of their own) instead of a local directory. */
 void mi_cycle_init(struct mi_cycle *w, int github, int azure)
 {
+    struct mi_cycle_options o = {github, azure, NULL};
+    mi_cycle_init_with(w, &o);
+}
+
+void mi_cycle_init_with(struct mi_cycle *w, const struct mi_cycle_options *o)
+{
+    int github = o->github, azure = o->azure;
     memset(w, 0, sizeof(*w));
     cr_assert(sodium_init() >= 0);
     w->dir = mi_test_tmpdir();
     w->r = mi_test_repo_init();
-    write_base_files(w);
+    write_base_files(w, o->config_extra);
     w->base = mi_test_repo_commit(w->r, "the platform");
     mi_test_repo_branch(w->r, "dev", w->base);
     if (azure) {

@@ -60,6 +60,12 @@ void mi_cycle_template_remove(void);
 /* github: start (or reuse) the GitHub double with its default seed; azure: keep plans in
  * Azurite instead of a local directory. */
 void mi_cycle_init(struct mi_cycle *w, int github, int azure);
+struct mi_cycle_options {
+    int github;
+    int azure;
+    const char *config_extra; /* appended to the world's mlinfra.yml (top-level keys) */
+};
+void mi_cycle_init_with(struct mi_cycle *w, const struct mi_cycle_options *o);
 void mi_cycle_free(struct mi_cycle *w);
 
 /* <w->dir>/<name>. */
