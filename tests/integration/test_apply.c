@@ -38,17 +38,13 @@ extern char **environ;
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
-    mi_test_github_share_begin();
-    mi_azuretest_shared_start();
-    mi_cycle_template_make();
+    mi_cycle_share_begin();
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
     (void)stats;
-    mi_azuretest_shared_stop();
-    mi_test_github_share_end();
-    mi_cycle_template_remove();
+    mi_cycle_share_end();
 }
 
 struct bg {
@@ -163,8 +159,8 @@ Test(apply, plan_merge_apply_reports_outputs_then_rerun_is_already_applied)
     cr_assert_eq(r.exit_code, 0, "apply failed (%d):\n%s", r.exit_code, r.err.ptr);
     cr_assert(strstr(r.err.ptr, "merged pull request #7"), "%s", r.err.ptr);
     cr_assert(strstr(r.err.ptr, "service address: " MI_CYCLE_SERVICE_URL), "%s", r.err.ptr);
-    cr_assert(!mi_cycle_leaks(r.err.ptr, MI_CYCLE_SECRET) &&
-                  !mi_cycle_leaks(r.out.ptr, MI_CYCLE_SECRET),
+    cr_assert(!mi_test_leaks(r.err.ptr, MI_CYCLE_SECRET) &&
+                  !mi_test_leaks(r.out.ptr, MI_CYCLE_SECRET),
               "the secret leaked");
     cr_assert_eq(mi_cycle_tf_runs(&w, "apply"), 1);
 
@@ -817,8 +813,8 @@ Test(apply, key_rotation_keeps_waiting_plans_until_the_previous_key_is_removed)
     mi_cycle_run_apply(&r1, &w, w.base, m1, NULL, rotating);
     cr_assert_eq(r1.exit_code, 0, "apply during rotation (%d):\n%s", r1.exit_code, r1.err.ptr);
     cr_assert_eq(mi_cycle_tf_runs(&w, "apply"), 1);
-    cr_assert(!mi_cycle_leaks(r1.err.ptr, NEW_PLAN_KEY) &&
-                  !mi_cycle_leaks(r1.err.ptr, MI_CYCLE_PLAN_KEY),
+    cr_assert(!mi_test_leaks(r1.err.ptr, NEW_PLAN_KEY) &&
+                  !mi_test_leaks(r1.err.ptr, MI_CYCLE_PLAN_KEY),
               "a plan key leaked:\n%s", r1.err.ptr);
     mi_cycle_store_status(&w, head1, 51, MI_STORE_APPLIED, NULL);
 
@@ -853,8 +849,8 @@ Test(apply, key_rotation_keeps_waiting_plans_until_the_previous_key_is_removed)
               "the refusal does not say how to keep old plans during a rotation:\n%s", r3.err.ptr);
     cr_assert_eq(mi_cycle_tf_runs(&w, "apply"), 2,
                  "terraform apply ran on a plan it could not open");
-    cr_assert(!mi_cycle_leaks(r3.err.ptr, NEW_PLAN_KEY) &&
-                  !mi_cycle_leaks(r3.err.ptr, MI_CYCLE_PLAN_KEY),
+    cr_assert(!mi_test_leaks(r3.err.ptr, NEW_PLAN_KEY) &&
+                  !mi_test_leaks(r3.err.ptr, MI_CYCLE_PLAN_KEY),
               "a plan key leaked:\n%s", r3.err.ptr);
 
     mi_test_run_release(&r1);

@@ -331,7 +331,7 @@ Test(apply_extras, token_without_deployments_write_is_a_warning)
     cr_assert(strstr(r.err.ptr, "::warning::deployment of environment 'dev': cannot create it"),
               "%s", r.err.ptr);
     cr_assert(strstr(r.err.ptr, "deployments: write"), "%s", r.err.ptr);
-    cr_assert(!mi_cycle_leaks(r.err.ptr, "ghs_nodeploy_0123456789"), "the token leaked:\n%s",
+    cr_assert(!mi_test_leaks(r.err.ptr, "ghs_nodeploy_0123456789"), "the token leaked:\n%s",
               r.err.ptr);
     mi_test_github_assert_conforming(w.c.gh);
     mi_test_run_release(&r);

@@ -17,20 +17,6 @@
 
 #define PLAN_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
-/* 1 when secret shows in a line of the log other than the ::add-mask:: command that hands it
- * to the runner (which consumes that line and never shows it). */
-static int leaks(const char *log, const char *secret)
-{
-    for (const char *p = log; (p = strstr(p, secret)); p++) {
-        const char *bol = p;
-        while (bol > log && bol[-1] != '\n')
-            bol--;
-        if (strncmp(bol, "::add-mask::", 12) != 0)
-            return 1;
-    }
-    return 0;
-}
-
 static void run_apply(struct mi_test_run *r, const char *dir, const char *event_path)
 {
     char *env[] = {
@@ -71,7 +57,7 @@ Test(pull_request_target, apply_refuses_the_event_for_forks_and_own_branches)
                   "%s", r.err.ptr);
         char *store = mi_xasprintf("%s/store", dir);
         cr_assert_not(mi_fs_exists(store), "%s: the store was touched", heads[i]);
-        cr_assert_not(leaks(r.err.ptr, PLAN_KEY), "the plan key leaked:\n%s", r.err.ptr);
+        cr_assert_not(mi_test_leaks(r.err.ptr, PLAN_KEY), "the plan key leaked:\n%s", r.err.ptr);
         free(store);
         mi_test_run_release(&r);
         free(path);

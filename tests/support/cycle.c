@@ -565,18 +565,6 @@ void mi_cycle_run_apply(struct mi_test_run *out, struct mi_cycle *w, const char 
 }
 
 /* A run in the background: stdout and stderr go to files. */
-int mi_cycle_leaks(const char *text, const char *secret)
-{
-    for (const char *p = text; (p = strstr(p, secret)); p++) {
-        const char *bol = p;
-        while (bol > text && bol[-1] != '\n')
-            bol--;
-        if (strncmp(bol, "::add-mask::", 12) != 0)
-            return 1;
-    }
-    return 0;
-}
-
 void mi_cycle_store_status(struct mi_cycle *w, const char *head, long long pr,
                            enum mi_store_status want, const char *detail_part)
 {
@@ -596,3 +584,17 @@ void mi_cycle_store_status(struct mi_cycle *w, const char *head, long long pr,
 /* ==========================================================================================
  * The whole cycle
  * ======================================================================================== */
+
+void mi_cycle_share_begin(void)
+{
+    mi_test_github_share_begin();
+    mi_azuretest_shared_start();
+    mi_cycle_template_make();
+}
+
+void mi_cycle_share_end(void)
+{
+    mi_azuretest_shared_stop();
+    mi_test_github_share_end();
+    mi_cycle_template_remove();
+}

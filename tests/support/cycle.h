@@ -56,6 +56,10 @@ struct mi_cycle {
  * path is in MI_CYCLE_TEMPLATE_PLAN. */
 void mi_cycle_template_make(void);
 void mi_cycle_template_remove(void);
+/* What most executables of the cycle share, from ReportHook(PRE_ALL) and (POST_ALL): the
+ * GitHub double, Azurite and the template plan. */
+void mi_cycle_share_begin(void);
+void mi_cycle_share_end(void);
 
 /* github: start (or reuse) the GitHub double with its default seed; azure: keep plans in
  * Azurite instead of a local directory. */
@@ -123,9 +127,6 @@ char *mi_cycle_push_event(struct mi_cycle *w, const char *before, const char *af
 void mi_cycle_run_apply(struct mi_test_run *out, struct mi_cycle *w, const char *before,
                         const char *after, const char *const *args, const char *const *extra);
 
-/* 1 when secret shows in text other than on the ::add-mask:: line that hands it to the
- * runner (which never shows it). */
-int mi_cycle_leaks(const char *text, const char *secret);
 /* Asserts the stored status of pr's plan at head in environment dev (and that its detail
  * contains detail_part, when given). */
 void mi_cycle_store_status(struct mi_cycle *w, const char *head, long long pr,

@@ -200,8 +200,8 @@ void mi_test_run_cmd(struct mi_test_run *out, char *const argv[], char *const en
     int status = 0;
     waitpid(pid, &status, 0);
     out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    cr_assert(!timed_out, "%s did not finish within %d ms; stderr so far:\n%s", argv[0],
-              timeout_ms, out->err.ptr);
+    cr_assert(!timed_out, "%s did not finish within %d ms; stderr so far:\n%s", argv[0], timeout_ms,
+              out->err.ptr);
 }
 
 void mi_test_run_release(struct mi_test_run *r)
@@ -298,8 +298,8 @@ struct mi_test_server *mi_test_azurite_start(const char *const extra_args[])
     char *bin = mi_test_path("tests/node_modules/.bin/azurite-blob");
     cr_assert(access(bin, X_OK) == 0,
               "%s is missing: run `npm ci` in tests/ (the README's test command does)", bin);
-    const char *base[] = {bin, "--blobHost", "127.0.0.1", "--blobPort", "{PORT}",
-                          "--disableTelemetry", "--location", "{DIR}"};
+    const char *base[] = {bin,      "--blobHost",         "127.0.0.1",  "--blobPort",
+                          "{PORT}", "--disableTelemetry", "--location", "{DIR}"};
     size_t nb = sizeof(base) / sizeof(base[0]), ne = 0;
     while (extra_args && extra_args[ne])
         ne++;
@@ -337,4 +337,22 @@ void mi_test_server_stop(struct mi_test_server *s)
     free(s->log);
     free(s->name);
     free(s);
+}
+
+int mi_test_leaks_n(const char *data, size_t len, const char *secret)
+{
+    size_t sl = strlen(secret);
+    for (const char *p = data; sl && (p = memmem(p, len - (size_t)(p - data), secret, sl)); p++) {
+        const char *bol = p;
+        while (bol > data && bol[-1] != '\n')
+            bol--;
+        if ((size_t)(p - bol) < 12 || strncmp(bol, "::add-mask::", 12) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+int mi_test_leaks(const char *text, const char *secret)
+{
+    return mi_test_leaks_n(text ? text : "", text ? strlen(text) : 0, secret);
 }

@@ -45,6 +45,12 @@ void mi_test_run_cmd(struct mi_test_run *out, char *const argv[], char *const en
                      const char *cwd, int timeout_ms);
 void mi_test_run_release(struct mi_test_run *r);
 
+/* 1 when secret shows in the text other than on a line that starts with "::add-mask::" (the
+ * workflow command that hands a value to the runner, which removes that line from the log and
+ * hides the value everywhere else). _n: in data[0..len), which may hold NUL bytes. */
+int mi_test_leaks(const char *text, const char *secret);
+int mi_test_leaks_n(const char *data, size_t len, const char *secret);
+
 struct mi_test_server {
     pid_t pid;
     int port;
@@ -56,14 +62,15 @@ struct mi_test_server {
 /* Starts argv (each "{PORT}" in an argument is replaced by a free port, "{DIR}" by the
  * server's temporary directory) and waits until the port accepts connections. */
 struct mi_test_server *mi_test_server_start(const char *name, const char *const argv[]);
-/* Azurite's blob service, persisted in the server's temporary directory, telemetry off. extra_args may be NULL. */
+/* Azurite's blob service, persisted in the server's temporary directory, telemetry off. extra_args
+ * may be NULL. */
 struct mi_test_server *mi_test_azurite_start(const char *const extra_args[]);
 /* Stops the server (SIGTERM, then SIGKILL) and removes its directory. NULL is a no-op. */
 void mi_test_server_stop(struct mi_test_server *s);
 
 /* Azurite's published development account (not a secret: it is in Azure's docs). */
 #define MI_AZURITE_ACCOUNT "devstoreaccount1"
-#define MI_AZURITE_KEY                                                                          \
+#define MI_AZURITE_KEY                                                                             \
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 #endif
