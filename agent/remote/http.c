@@ -42,6 +42,7 @@ struct transfer {
     int source_error; /* read_body failed: its message is already set */
     int streaming;    /* status known to be 2xx and a sink is set */
     int bytes_moved;  /* some body byte reached the sink: a retry needs reset_sink */
+    int headers_done; /* the blank line that ends the last header block arrived */
 };
 
 void mi_http_response_release(struct mi_http_response *r)
@@ -81,8 +82,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     t->header_bytes += len;
     if (t->header_bytes > MAX_HEADER_BYTES)
         return 0;
+    if ((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n')) {
+        t->headers_done = 1;
+        return len;
+    }
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* A new status line (after 100-continue or a redirect): forget earlier headers. */
+        t->headers_done = 0;
         struct mi_http_response *r = t->resp;
         for (size_t i = 0; i < r->headers_len; i++) {
             free(r->headers[i].name);
@@ -268,6 +274,16 @@ static int send_once(struct mi_http_response *out, const struct mi_http_request 
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (status)
         out->status = status;
+    /* libcurl takes a connection that closes inside the header block, after the status line,
+     * for a whole answer without the headers that never came (a missing ETag, lease id or
+     * metadata would then pass for absent); it is a broken response, like a short body. */
+    if (res == CURLE_OK && status && !t.headers_done) {
+        rc = mi_error_set(MI_ERR,
+                          "http: %s %s: the connection closed inside the response's "
+                          "headers (HTTP %ld)",
+                          method, endpoint, status);
+        goto done;
+    }
     if (res == CURLE_OK)
         goto done;
     if (t.sink_error || t.source_error) {

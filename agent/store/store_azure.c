@@ -73,6 +73,37 @@ static int src_rewind(void *ctx)
     return mi_sealer_rewind(src->s);
 }
 
+/* Whether the blob holds exactly what this run wrote: metadata (every non-empty value we sent,
+ * and nothing else) and, when size >= 0, its length. A conditional write that fails its
+ * condition (409/412) after a retry may have run into our own earlier attempt, whose answer
+ * was lost in transit; this tells that case from a change by someone else. The metadata of a
+ * plan names it exactly (its binding, the plan's SHA-256, when it was made, its status), so an
+ * equal blob is the same plan. When it is not ours, the conflict's message is kept. */
+static int holds_own_write(struct azure_be *a, const char *name, const struct mi_azblob_meta *meta,
+                           long long size)
+{
+    char *why = mi_xstrdup(mi_error_last());
+    int code = mi_error_last_code();
+    struct mi_azblob_props now;
+    int ours = mi_azblob_get_properties(a->c, name, &now) == 0;
+    if (ours) {
+        size_t sent = 0;
+        for (size_t i = 0; i < meta->len; i++) {
+            if (!meta->items[i].value || !*meta->items[i].value)
+                continue;
+            const char *v = mi_azblob_meta_get(&now.meta, meta->items[i].name);
+            ours &= v && strcmp(v, meta->items[i].value) == 0;
+            sent++;
+        }
+        ours &= now.meta.len == sent && (size < 0 || now.content_length == size);
+        mi_azblob_props_release(&now);
+    }
+    if (!ours)
+        mi_error_set(code, "%s", why);
+    free(why);
+    return ours;
+}
+
 static int az_put(void *be, const char *name, struct mi_sealer *sealer,
                   const struct mi_azblob_meta *meta, mi_store_replace_fn may_replace, void *ctx)
 {
@@ -119,6 +150,8 @@ static int az_put(void *be, const char *name, struct mi_sealer *sealer,
         }
         rc = mi_azblob_put_block_list(a->c, name, ids, nids, meta, &cond);
     }
+    if (rc == MI_ECONFLICT && holds_own_write(a, name, meta, (long long)total))
+        rc = 0;
     if (rc == MI_ECONFLICT)
         mi_error_prefix("the plan changed in the store while this run uploaded it (another run "
                         "stored the same plan at the same time); run again");
@@ -168,6 +201,8 @@ static int az_update_meta(void *be, const char *name, mi_store_edit_fn edit, voi
         if (rc == 0) {
             struct mi_azblob_cond cond = {.if_match = props.etag};
             rc = mi_azblob_set_metadata(a->c, name, &props.meta, &cond);
+            if (rc == MI_ECONFLICT && holds_own_write(a, name, &props.meta, -1))
+                rc = 0;
         }
         mi_azblob_props_release(&props);
         if (rc != MI_ECONFLICT)

@@ -31,7 +31,7 @@ struct mi_faultproxy *mi_faultproxy_start(int target_port)
     const char *bin = proxy_binary();
     cr_assert(access(bin, X_OK) == 0, "faultproxy binary %s is missing: build the tests", bin);
     char *target = mi_xasprintf("%d", target_port);
-    const char *argv[] = {bin, "--listen", "{PORT}", "--target", target,
+    const char *argv[] = {bin,         "--listen",      "{PORT}",  "--target",    target,
                           "--control", "{DIR}/control", "--stats", "{DIR}/stats", NULL};
     struct mi_faultproxy *p = mi_xcalloc(1, sizeof(*p));
     p->server = mi_test_server_start("faultproxy", argv);

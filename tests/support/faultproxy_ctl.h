@@ -43,22 +43,22 @@ struct mi_fault {
     enum mi_fault_kind kind;
     unsigned long long after; /* bytes forwarded in the counted direction before the fault */
     enum mi_fault_dir dir;
-    long stall_ms;            /* MI_FAULT_STALL: 0 holds until the client gives up */
-    long latency_ms;          /* sleep before each forwarded chunk in the counted direction */
-    size_t chunk;             /* largest piece forwarded at once; 0: 16384 */
-    unsigned long skip;       /* connections let through untouched first */
-    unsigned long every;      /* then every Nth connection is selected; 0 or 1: all */
-    unsigned long next;       /* at most this many connections selected; 0: no limit */
+    long stall_ms;       /* MI_FAULT_STALL: 0 holds until the client gives up */
+    long latency_ms;     /* sleep before each forwarded chunk in the counted direction */
+    size_t chunk;        /* largest piece forwarded at once; 0: 16384 */
+    unsigned long skip;  /* connections let through untouched first */
+    unsigned long every; /* then every Nth connection is selected; 0 or 1: all */
+    unsigned long next;  /* at most this many connections selected; 0: no limit */
 };
 
 struct mi_faultproxy_stats {
-    unsigned long connections;    /* accepted since start */
-    unsigned long selected;       /* of which a fault or latency applied to */
+    unsigned long connections; /* accepted since start */
+    unsigned long selected;    /* of which a fault or latency applied to */
     unsigned long resets, truncates, stalls;
     unsigned long control_errors; /* control texts that did not parse */
     long active;                  /* connections open right now */
     unsigned long long bytes_up, bytes_down;
-    char error[256];              /* the last control error; empty when the control is fine */
+    char error[256]; /* the last control error; empty when the control is fine */
 };
 
 struct mi_faultproxy *mi_faultproxy_start(int target_port);

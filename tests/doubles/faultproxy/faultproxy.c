@@ -33,6 +33,12 @@
  * connection until it is fixed, and says why in the stats file and on stderr, so a typo in a
  * test fails loudly instead of passing through.
  *
+ * Log (stderr). For each connection that sent anything, its first request line ("conn 3: GET
+ * /path HTTP/1.1"), the first line of the answer as the target sent it ("conn 3: answer
+ * HTTP/1.1 200 OK", logged even when a fault then keeps it from the client) and, once it is
+ * over, the bytes it carried ("conn 3: closed after 310 up and 522 down bytes"); one line per
+ * injected fault ("conn 3: reset after 0 up bytes"); control errors.
+ *
  * Stats. After each connection opens, is faulted and closes, the stats file (written
  * atomically) holds one `key=value` per line: connections, selected, resets, truncates,
  * stalls, active, bytes_up, bytes_down, control_errors and error (the last control error).
@@ -312,8 +318,11 @@ struct conn {
     int client, target;
     int selected;
     struct rule rule;
-    unsigned long long counted; /* bytes forwarded in the counted direction(s) */
-    int stalled;                /* a finite stall happened already */
+    unsigned long long counted;  /* bytes forwarded in the counted direction(s) */
+    int stalled;                 /* a finite stall happened already */
+    int named;                   /* its request line is in the log */
+    int answered;                /* its response's first line is in the log */
+    unsigned long long up, down; /* bytes forwarded each way */
 };
 
 static void sleep_ms(long ms)
@@ -469,12 +478,30 @@ static int connect_target(void)
     return fd;
 }
 
-/* Forwards n bytes read in direction d, applying the rule; 1 when the connection is over. */
+/* Forwards n bytes read in direction d, applying the rule; 1 when the connection is over.
+ * The first bytes each way are logged as the connection's request and answer lines. */
 static int forward(struct conn *c, int d, const char *buf, size_t n)
 {
     const struct rule *r = &c->rule;
     int counted = c->selected && (r->dirs & d);
     size_t off = 0;
+    if (d == DIR_UP && !c->named) {
+        /* The request line names the connection in the log ("conn 7: PUT /a/b?comp=lease
+         * HTTP/1.1"), so a test can tell which request a connection number carried, even
+         * one that a fault kept from the target. Usually the first read holds all of it. */
+        size_t len = 0;
+        while (len < n && len < 300 && buf[len] != '\r' && buf[len] != '\n')
+            len++;
+        logf_("conn %lu: %.*s", c->id, (int)len, buf);
+        c->named = 1;
+    }
+    if (d == DIR_DOWN && !c->answered) {
+        size_t len = 0;
+        while (len < n && len < 100 && buf[len] != '\r' && buf[len] != '\n')
+            len++;
+        logf_("conn %lu: answer %.*s", c->id, (int)len, buf);
+        c->answered = 1;
+    }
     while (off < n) {
         size_t piece = n - off;
         if (counted && r->fault != FAULT_PASS && !c->stalled) {
@@ -505,6 +532,10 @@ static int forward(struct conn *c, int d, const char *buf, size_t n)
             return 1;
         }
         stats_add_bytes(d, piece);
+        if (d == DIR_UP)
+            c->up += piece;
+        else
+            c->down += piece;
         if (counted)
             c->counted += piece;
         off += piece;
@@ -565,6 +596,8 @@ static void *serve(void *arg)
     }
     close_fd(&c->client);
     close_fd(&c->target);
+    if (c->named)
+        logf_("conn %lu: closed after %llu up and %llu down bytes", c->id, c->up, c->down);
 done:
     stats_update(NULL, -1);
     free(c);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,30 @@ static void log_invocation(int argc, char **argv)
         fprintf(f, "\t%s", argv[i]);
     const char *auto_ = getenv("TF_IN_AUTOMATION");
     fprintf(f, "\tTF_IN_AUTOMATION=%s\n", auto_ ? auto_ : "");
+    fclose(f);
+}
+
+/* apply's plan file, identified in the log: a line "apply-plan-sha256=HEX PATH" (or
+ * "apply-plan-sha256=unreadable PATH"), so a test can tell exactly which plan terraform was
+ * asked to apply. Written before anything else apply does, failures included. */
+static void log_apply_plan(const char *plan_path)
+{
+    const char *path = getenv("TFDOUBLE_LOG");
+    if (!path || !*path)
+        return;
+    char hex[crypto_hash_sha256_BYTES * 2 + 1] = "unreadable";
+    size_t len = 0;
+    char *data = sodium_init() >= 0 ? read_all(plan_path, &len) : NULL;
+    if (data) {
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(digest, (const unsigned char *)data, len);
+        sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+        free(data);
+    }
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return;
+    fprintf(f, "apply-plan-sha256=%s %s\n", hex, plan_path);
     fclose(f);
 }
 
@@ -751,6 +776,8 @@ static int cmd_apply(int argc, char **argv)
     const char *pos[1] = {NULL};
     if (check_flags("apply", argc, argv, known, 1, pos))
         return 1;
+    if (pos[0])
+        log_apply_plan(pos[0]);
     int rc;
     if (injected("apply", &rc))
         return rc;
