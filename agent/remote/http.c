@@ -43,7 +43,18 @@ struct transfer {
     int streaming;    /* status known to be 2xx and a sink is set */
     int bytes_moved;  /* some body byte reached the sink: a retry needs reset_sink */
     int headers_done; /* the blank line that ends the last header block arrived */
+    /* The stall clock of the process-wide limit: when a byte last moved either way. */
+    long long moved; /* header, body and upload bytes seen so far */
+    long long last_move_ms;
+    int stalled; /* aborted by the stall limit */
 };
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void mi_http_response_release(struct mi_http_response *r)
 {
@@ -155,15 +166,31 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* Cancellation, and the process-wide stall limit: libcurl's own low-speed check averages over
+ * its last five seconds, so a transfer that stops after some bytes moved would run on for
+ * seconds past a short limit; libcurl calls this at least once a second, moving or not. */
 static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
-    (void)userp;
+    struct transfer *t = userp;
     (void)dltotal;
-    (void)dlnow;
     (void)ultotal;
-    (void)ulnow;
-    return mi_cancel_requested() ? 1 : 0;
+    if (mi_cancel_requested())
+        return 1;
+    if (limits.stall_timeout_ms <= 0)
+        return 0;
+    long long moved = (long long)dlnow + (long long)ulnow + (long long)t->header_bytes;
+    long long now = monotonic_ms();
+    if (moved != t->moved || !t->last_move_ms) {
+        t->moved = moved;
+        t->last_move_ms = now;
+        return 0;
+    }
+    if (now - t->last_move_ms >= limits.stall_timeout_ms) {
+        t->stalled = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /* libcurl reports the status only after the headers; capture it in the header callback's
@@ -234,12 +261,12 @@ static int send_once(struct mi_http_response *out, const struct mi_http_request 
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
     curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
     long timeout_ms = bounded(req->timeout_ms ? req->timeout_ms : 300000L, limits.timeout_ms);
-    long connect_ms = bounded(req->connect_timeout_ms ? req->connect_timeout_ms : 10000L,
-                              timeout_ms);
+    long connect_ms =
+        bounded(req->connect_timeout_ms ? req->connect_timeout_ms : 10000L, timeout_ms);
     /* curl counts the stall time in whole seconds. */
-    long stall_s = bounded(req->low_speed_timeout_s ? req->low_speed_timeout_s : 60L,
-                           limits.stall_timeout_ms > 0 ? (limits.stall_timeout_ms + 999) / 1000
-                                                       : 0);
+    long stall_s =
+        bounded(req->low_speed_timeout_s ? req->low_speed_timeout_s : 60L,
+                limits.stall_timeout_ms > 0 ? (limits.stall_timeout_ms + 999) / 1000 : 0);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -291,15 +318,22 @@ static int send_once(struct mi_http_response *out, const struct mi_http_request 
         rc = mi_error_prefix("http: %s %s", method, endpoint);
         goto done;
     }
+    if (res == CURLE_ABORTED_BY_CALLBACK && t.stalled) {
+        rc = mi_error_set(MI_ETIMEOUT,
+                          "http: %s %s: no data moved for %ld ms "
+                          "(MLINFRA_HTTP_STALL_TIMEOUT)",
+                          method, endpoint, limits.stall_timeout_ms);
+        goto done;
+    }
     if (res == CURLE_ABORTED_BY_CALLBACK && mi_cancel_requested()) {
         rc = mi_error_set(MI_ECANCELLED, "http: %s %s: cancelled by signal %d", method, endpoint,
                           mi_cancel_requested());
         goto done;
     }
     if (t.over_cap) {
-        rc = mi_error_set(MI_ERR, "http: %s %s: response larger than the limit of %zu bytes",
-                          method, endpoint,
-                          req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE);
+        rc =
+            mi_error_set(MI_ERR, "http: %s %s: response larger than the limit of %zu bytes", method,
+                         endpoint, req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE);
         goto done;
     }
     if (t.header_bytes > MAX_HEADER_BYTES) {
@@ -307,13 +341,11 @@ static int send_once(struct mi_http_response *out, const struct mi_http_request 
                           endpoint, MAX_HEADER_BYTES);
         goto done;
     }
-    rc = mi_error_set(res == CURLE_OPERATION_TIMEDOUT ? MI_ETIMEOUT : MI_ERR,
-                      "http: %s %s: %s", method, endpoint,
-                      errbuf[0] ? errbuf : curl_easy_strerror(res));
+    rc = mi_error_set(res == CURLE_OPERATION_TIMEDOUT ? MI_ETIMEOUT : MI_ERR, "http: %s %s: %s",
+                      method, endpoint, errbuf[0] ? errbuf : curl_easy_strerror(res));
 done:
     if (rc == 0 && out->status == 0)
-        rc = mi_error_set(MI_ERR, "http: %s %s: no HTTP status in the response", method,
-                          endpoint);
+        rc = mi_error_set(MI_ERR, "http: %s %s: no HTTP status in the response", method, endpoint);
     curl_slist_free_all(headers);
     if (curl)
         curl_easy_cleanup(curl);
@@ -366,7 +398,7 @@ int mi_http_send_retry(struct mi_http_response *out, const struct mi_http_reques
                        const struct mi_http_retry *policy, int *attempts)
 {
     int max_attempts = policy && policy->max_attempts ? policy->max_attempts : 4;
-    long base = limits.retry_delay_ms > 0                   ? limits.retry_delay_ms
+    long base = limits.retry_delay_ms > 0         ? limits.retry_delay_ms
                 : policy && policy->base_delay_ms ? policy->base_delay_ms
                                                   : 500;
     long cap = policy && policy->max_delay_ms ? policy->max_delay_ms : 60000;

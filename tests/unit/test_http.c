@@ -1,8 +1,14 @@
 /* remote/http: statuses are data, transport failures are errors naming the endpoint,
  * retries follow the policy and Retry-After, caps hold, secrets stay out of messages. */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "httpstub.h"
 #include "remote/http.h"
@@ -31,8 +37,8 @@ static char *url(const char *path)
 
 Test(http, status_and_headers_are_returned)
 {
-    mi_httpstub_push(stub, &(struct mi_httpstub_response){
-                               404, "X-Thing: One\r\nETag: \"abc\"\r\n", "{\"message\":\"Not Found\"}"});
+    mi_httpstub_push(stub, &(struct mi_httpstub_response){404, "X-Thing: One\r\nETag: \"abc\"\r\n",
+                                                          "{\"message\":\"Not Found\"}"});
     char *u = url("/repos/o/r?x=1");
     const char *hdrs[] = {"Authorization: Bearer tok", "Accept: application/json", NULL};
     struct mi_http_request req = {.method = "GET", .url = u, .headers = hdrs};
@@ -186,8 +192,8 @@ Test(http, streams_success_bodies_and_buffers_errors)
     mi_httpstub_push(stub, &(struct mi_httpstub_response){409, NULL, "<Error>lease</Error>"});
     char *u = url("/s");
     struct sink sk = {MI_BUF_INIT};
-    struct mi_http_request req = {.method = "GET", .url = u, .write_body = sink_write,
-                                  .write_ctx = &sk};
+    struct mi_http_request req = {
+        .method = "GET", .url = u, .write_body = sink_write, .write_ctx = &sk};
     struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
     cr_assert_eq(mi_http_send(&resp, &req), 0, "%s", mi_error_last());
     cr_assert_str_eq(sk.got.ptr, "streamed-data");
@@ -329,4 +335,57 @@ Test(http, process_retry_delay_replaces_the_policy_delay, .timeout = 30)
     mi_http_response_release(&resp);
     free(u);
     mi_http_set_limits(&(struct mi_http_limits){0});
+}
+
+/* A server that answers with its headers and the start of the body, then goes silent for
+ * ten seconds (or until the client hangs up). */
+struct silent_server {
+    int listener;
+    int port;
+    pthread_t thread;
+};
+
+static void *silent_main(void *arg)
+{
+    struct silent_server *srv = arg;
+    int c = accept(srv->listener, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    char buf[4096];
+    (void)!recv(c, buf, sizeof(buf), 0);
+    static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nthe first bytes";
+    (void)!send(c, part, sizeof(part) - 1, MSG_NOSIGNAL);
+    struct pollfd p = {c, POLLIN, 0};
+    (void)poll(&p, 1, 10000);
+    close(c);
+    return NULL;
+}
+
+/* The stall limit counts from the last byte that moved, not libcurl's five-second average:
+ * its message names the limit (libcurl's own check says "Operation too slow"). */
+Test(http, process_stall_limit_ends_a_transfer_that_stops_midway, .timeout = 30)
+{
+    struct silent_server srv;
+    srv.listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(srv.listener, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    cr_assert_eq(getsockname(srv.listener, (struct sockaddr *)&a, &len), 0);
+    cr_assert_eq(listen(srv.listener, 1), 0);
+    srv.port = ntohs(a.sin_port);
+    cr_assert_eq(pthread_create(&srv.thread, NULL, silent_main, &srv), 0);
+
+    mi_http_set_limits(&(struct mi_http_limits){.stall_timeout_ms = 1000});
+    char *u = mi_xasprintf("http://127.0.0.1:%d/half", srv.port);
+    struct mi_http_request req = {.method = "GET", .url = u};
+    struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
+    cr_assert_eq(mi_http_send(&resp, &req), MI_ETIMEOUT, "%s", mi_error_last());
+    cr_assert(strstr(mi_error_last(), "no data moved for 1000 ms"), "%s", mi_error_last());
+    mi_http_response_release(&resp);
+    free(u);
+    mi_http_set_limits(&(struct mi_http_limits){0});
+    pthread_join(srv.thread, NULL);
+    close(srv.listener);
 }
