@@ -62,17 +62,13 @@
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
-    mi_test_github_share_begin();
-    mi_azuretest_shared_start();
-    mi_cycle_template_make();
+    mi_cycle_share_begin();
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
     (void)stats;
-    mi_azuretest_shared_stop();
-    mi_test_github_share_end();
-    mi_cycle_template_remove();
+    mi_cycle_share_end();
 }
 
 #define PR 7
@@ -1356,6 +1352,49 @@ static void *rival_main(void *arg)
     return NULL;
 }
 
+/* A plan store reached through a fault proxy (s) and directly (direct), in a container of its
+ * own, with a small plan file, the key and a binding: the regression tests' common ground. */
+struct store_fixture {
+    struct mi_faultproxy *az;
+    char *via, *ep, *container, *dir, *plan;
+    struct mi_store *s, *direct;
+    struct mi_seal_keyring keys;
+    struct mi_seal_binding b;
+};
+
+static void store_fixture_init(struct store_fixture *f, const char *name)
+{
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    cr_assert(sodium_init() >= 0);
+    f->az = mi_faultproxy_start(mi_azuretest_port());
+    f->via = mi_xasprintf("%s/%s", mi_faultproxy_url(f->az), MI_AZURITE_ACCOUNT);
+    f->ep = mi_azuretest_endpoint();
+    f->container = mi_xasprintf("%s-%ld", name, (long)getpid());
+    f->s = store_at(f->via, f->container, 0);
+    f->direct = store_at(f->ep, f->container, 0);
+    f->dir = mi_test_tmpdir();
+    f->plan = mi_xasprintf("%s/plan", f->dir);
+    cr_assert_eq(mi_fs_write_file_atomic(f->plan, "a saved plan", 12, 0600), 0);
+    cr_assert_eq(mi_seal_keyring_from_base64(&f->keys, MI_CYCLE_PLAN_KEY, NULL), 0);
+    store_binding(&f->b, NULL);
+}
+
+static void store_fixture_free(struct store_fixture *f)
+{
+    mi_seal_keyring_wipe(&f->keys);
+    mi_seal_binding_release(&f->b);
+    mi_store_free(f->s);
+    mi_store_free(f->direct);
+    mi_faultproxy_stop(f->az);
+    mi_test_rmtree(f->dir);
+    free(f->plan);
+    free(f->dir);
+    free(f->container);
+    free(f->ep);
+    free(f->via);
+}
+
 /* The scenarios "plan azure PUT plan reset-response" and "... stall-response" found this: the
  * upload reached the store but its answer was lost; the retry's condition (If-None-Match: *)
  * then failed against the run's own plan, and plan failed with "the plan changed in the store
@@ -1363,28 +1402,17 @@ static void *rival_main(void *arg)
  * recognises its own write; another run's plan written in between is still a conflict. */
 Test(faults, upload_whose_answer_was_lost_is_not_a_conflict)
 {
-    signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    cr_assert(sodium_init() >= 0);
-    struct mi_faultproxy *az = mi_faultproxy_start(mi_azuretest_port());
-    char *via = mi_xasprintf("%s/%s", mi_faultproxy_url(az), MI_AZURITE_ACCOUNT);
-    char *ep = mi_azuretest_endpoint();
-    char *container = mi_xasprintf("lost-put-%ld", (long)getpid());
-    struct mi_store *s = store_at(via, container, 0);
-    struct mi_store *direct = store_at(ep, container, 0);
-    char *dir = mi_test_tmpdir();
-    char *plan = mi_xasprintf("%s/plan", dir);
-    cr_assert_eq(mi_fs_write_file_atomic(plan, "a saved plan", 12, 0600), 0);
-    struct mi_seal_keyring keys;
-    cr_assert_eq(mi_seal_keyring_from_base64(&keys, MI_CYCLE_PLAN_KEY, NULL), 0);
-    struct mi_seal_binding b;
-    store_binding(&b, NULL);
+    struct store_fixture f;
+    store_fixture_init(&f, "lost-put");
+    struct mi_faultproxy *az = f.az;
+    struct mi_store *s = f.s, *direct = f.direct;
+    const char *dir = f.dir, *plan = f.plan;
 
     /* Create Container, Get Blob Properties (none yet), then Put Blob: its answer is lost
      * halfway, after Azurite stored the plan. */
     mi_faultproxy_set(
         az, &(struct mi_fault){.kind = MI_FAULT_RESET, .after = 100, .skip = 2, .next = 1});
-    cr_assert_eq(mi_store_put(s, &keys, &b, plan), 0, "%s", mi_error_last());
+    cr_assert_eq(mi_store_put(s, &f.keys, &f.b, plan), 0, "%s", mi_error_last());
     struct mi_faultproxy_stats st;
     mi_faultproxy_stats(az, &st);
     cr_assert_eq(st.resets, 1, "the fault did not fire");
@@ -1395,20 +1423,20 @@ Test(faults, upload_whose_answer_was_lost_is_not_a_conflict)
     e.pr = PR;
     e.head_sha = STORE_HEAD;
     e.config_fingerprint = "test:lost";
-    cr_assert_eq(mi_store_get(direct, &keys, &e, out, 0, NULL), 0, "%s", mi_error_last());
-    mi_seal_binding_release(&b);
+    cr_assert_eq(mi_store_get(direct, &f.keys, &e, out, 0, NULL), 0, "%s", mi_error_last());
+    mi_seal_binding_release(&f.b);
 
     /* Our replacing write (If-Match the plan we saw) is held up before it reaches the store
      * while another run stores its plan: ours must fail as a conflict, naming it. */
-    store_binding(&b, NULL);
+    store_binding(&f.b, NULL);
     mi_faultproxy_set(
         az,
         &(struct mi_fault){
             .kind = MI_FAULT_STALL, .dir = MI_FAULT_UP, .stall_ms = 1500, .skip = 1, .next = 1});
-    struct rival rv = {az, direct, &keys, plan, -1};
+    struct rival rv = {az, direct, &f.keys, plan, -1};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, rival_main, &rv), 0);
-    int rc = mi_store_put(s, &keys, &b, plan);
+    int rc = mi_store_put(s, &f.keys, &f.b, plan);
     char *why = mi_xstrdup(mi_error_last());
     pthread_join(th, NULL);
     cr_assert_eq(rv.rc, 0, "the other run's upload failed");
@@ -1420,18 +1448,8 @@ Test(faults, upload_whose_answer_was_lost_is_not_a_conflict)
     mi_store_entry_release(&entry);
 
     free(why);
-    mi_seal_keyring_wipe(&keys);
-    mi_seal_binding_release(&b);
-    mi_store_free(s);
-    mi_store_free(direct);
-    mi_faultproxy_stop(az);
-    mi_test_rmtree(dir);
     free(out);
-    free(plan);
-    free(dir);
-    free(container);
-    free(ep);
-    free(via);
+    store_fixture_free(&f);
 }
 
 /* The scenario "apply azure PUT metadata plan reset-response" found this: terraform applied,
@@ -1441,24 +1459,12 @@ Test(faults, upload_whose_answer_was_lost_is_not_a_conflict)
  * run's own; a second mark is still refused. */
 Test(faults, applied_mark_whose_answer_was_lost_is_not_refused)
 {
-    signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    cr_assert(sodium_init() >= 0);
     fast_limits();
-    struct mi_faultproxy *az = mi_faultproxy_start(mi_azuretest_port());
-    char *via = mi_xasprintf("%s/%s", mi_faultproxy_url(az), MI_AZURITE_ACCOUNT);
-    char *ep = mi_azuretest_endpoint();
-    char *container = mi_xasprintf("lost-mark-%ld", (long)getpid());
-    struct mi_store *s = store_at(via, container, 0);
-    struct mi_store *direct = store_at(ep, container, 0);
-    char *dir = mi_test_tmpdir();
-    char *plan = mi_xasprintf("%s/plan", dir);
-    cr_assert_eq(mi_fs_write_file_atomic(plan, "a saved plan", 12, 0600), 0);
-    struct mi_seal_keyring keys;
-    cr_assert_eq(mi_seal_keyring_from_base64(&keys, MI_CYCLE_PLAN_KEY, NULL), 0);
-    struct mi_seal_binding b;
-    store_binding(&b, NULL);
-    cr_assert_eq(mi_store_put(direct, &keys, &b, plan), 0, "%s", mi_error_last());
+    struct store_fixture f;
+    store_fixture_init(&f, "lost-mark");
+    struct mi_faultproxy *az = f.az;
+    struct mi_store *s = f.s, *direct = f.direct;
+    cr_assert_eq(mi_store_put(direct, &f.keys, &f.b, f.plan), 0, "%s", mi_error_last());
 
     /* Get Blob Properties, then Set Blob Metadata: its answer is lost halfway. */
     mi_faultproxy_set(
@@ -1476,18 +1482,7 @@ Test(faults, applied_mark_whose_answer_was_lost_is_not_refused)
     /* Applied once means once: the same run, or another, cannot mark it again. */
     cr_assert_eq(mi_store_mark_applied(s, "dev", PR, STORE_HEAD, "run 1"), MI_EREFUSED);
     cr_assert_eq(mi_store_mark_applied(s, "dev", PR, STORE_HEAD, "run 2"), MI_EREFUSED);
-
-    mi_seal_keyring_wipe(&keys);
-    mi_seal_binding_release(&b);
-    mi_store_free(s);
-    mi_store_free(direct);
-    mi_faultproxy_stop(az);
-    mi_test_rmtree(dir);
-    free(plan);
-    free(dir);
-    free(container);
-    free(ep);
-    free(via);
+    store_fixture_free(&f);
 }
 
 /* The full form also faults the lease renewal of a running `mlinfra apply` (terraform apply
