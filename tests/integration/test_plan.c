@@ -46,15 +46,6 @@ struct world {
     const char *event_name; /* GITHUB_EVENT_NAME: "pull_request" unless a test says */
 };
 
-static char *terraform_double(void)
-{
-    char *bin = mi_xstrdup(mi_test_binary());
-    char *path = mi_xasprintf("%s/doubles/terraform", dirname(bin));
-    free(bin);
-    cr_assert(access(path, X_OK) == 0, "the terraform double is not built: %s", path);
-    return path;
-}
-
 static void write_text(const char *path, const char *text)
 {
     cr_assert_eq(mi_fs_write_file_atomic(path, text, strlen(text), 0644), 0);
@@ -108,7 +99,7 @@ static void setup(struct world *w)
     w->output = mi_xasprintf("%s/github_output", w->dir);
     w->summary = mi_xasprintf("%s/step_summary", w->dir);
     w->tflog = mi_xasprintf("%s/tf.log", w->dir);
-    w->terraform = terraform_double();
+    w->terraform = mi_test_terraform_double();
     w->event_name = "pull_request";
     write_event(w, MI_TEST_GITHUB_REPO);
 }

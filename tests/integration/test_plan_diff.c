@@ -48,15 +48,6 @@ struct world {
     char *store_env;
 };
 
-static char *terraform_double(void)
-{
-    char *bin = mi_xstrdup(mi_test_binary());
-    char *path = mi_xasprintf("%s/doubles/terraform", dirname(bin));
-    free(bin);
-    cr_assert(access(path, X_OK) == 0, "the terraform double is not built: %s", path);
-    return path;
-}
-
 static json_t *load_fixture(const char *name)
 {
     char *rel = mi_xasprintf("tests/fixtures/plans/%s", name);
@@ -108,7 +99,7 @@ static void setup(struct world *w)
     w->output = mi_xasprintf("%s/github_output", w->dir);
     w->summary = mi_xasprintf("%s/step_summary", w->dir);
     w->tflog = mi_xasprintf("%s/tf.log", w->dir);
-    w->terraform = terraform_double();
+    w->terraform = mi_test_terraform_double();
     w->store = mi_xasprintf("%s/store", w->dir);
     w->store_env = mi_xasprintf("MLINFRA_STORE=file://%s", w->store);
 }

@@ -80,15 +80,6 @@ void mi_cycle_template_remove(void)
     unsetenv("MI_CYCLE_TEMPLATE_PLAN");
 }
 
-static char *terraform_double(void)
-{
-    char *bin = mi_xstrdup(mi_test_binary());
-    char *path = mi_xasprintf("%s/doubles/terraform", dirname(bin));
-    free(bin);
-    cr_assert(access(path, X_OK) == 0, "the terraform double is not built: %s", path);
-    return path;
-}
-
 static const char mlinfra_yml[] = "version: 1\n"
                                   "environments:\n"
                                   "  dev:\n"
@@ -141,7 +132,7 @@ void mi_cycle_init_with(struct mi_cycle *w, const struct mi_cycle_options *o)
     }
     w->tfstate = mi_xasprintf("%s/terraform.tfstate", w->dir);
     w->tflog = mi_xasprintf("%s/tf.log", w->dir);
-    w->terraform = terraform_double();
+    w->terraform = mi_test_terraform_double();
     if (github) {
         w->gh = mi_test_github_start();
         mi_test_github_seed_default(w->gh);

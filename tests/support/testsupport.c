@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -355,4 +356,13 @@ int mi_test_leaks_n(const char *data, size_t len, const char *secret)
 int mi_test_leaks(const char *text, const char *secret)
 {
     return mi_test_leaks_n(text ? text : "", text ? strlen(text) : 0, secret);
+}
+
+char *mi_test_terraform_double(void)
+{
+    char *bin = mi_xstrdup(mi_test_binary());
+    char *path = mi_xasprintf("%s/doubles/terraform", dirname(bin));
+    free(bin);
+    cr_assert(access(path, X_OK) == 0, "the terraform double is not built: %s", path);
+    return path;
 }

@@ -45,6 +45,10 @@ void mi_test_run_cmd(struct mi_test_run *out, char *const argv[], char *const en
                      const char *cwd, int timeout_ms);
 void mi_test_run_release(struct mi_test_run *r);
 
+/* The terraform double built beside the mlinfra binary (caller frees); fails the test when
+ * it is not there. */
+char *mi_test_terraform_double(void);
+
 /* 1 when secret shows in the text other than on a line that starts with "::add-mask::" (the
  * workflow command that hands a value to the runner, which removes that line from the log and
  * hides the value everywhere else). _n: in data[0..len), which may hold NUL bytes. */
