@@ -654,13 +654,14 @@ static void waiting(struct mi_store *s)
 
 Test(store, azure_lock_waits_up_to_its_limit, .timeout = 60)
 {
-    struct mi_store *s = azure_store("wait", NULL, 0);
-    waiting(s);
     /* A waiter gets the lock when the holder lets go within its limit. The waiter is forked
-     * before this process starts a renewal thread (fork copies only the calling thread). */
+     * first, before this process starts a renewal thread (fork copies only the calling thread)
+     * and before it opens its own store: a child that inherited that store would _exit without
+     * freeing it, which valgrind's --error-exitcode turns into the child's exit status. */
     int go[2];
     cr_assert(pipe(go) == 0);
     pid_t kid = fork();
+    cr_assert(kid >= 0);
     if (kid == 0) {
         char c;
         close(go[1]);
@@ -675,6 +676,8 @@ Test(store, azure_lock_waits_up_to_its_limit, .timeout = 60)
         _exit(rc == 0 ? 0 : 1);
     }
     close(go[0]);
+    struct mi_store *s = azure_store("wait", NULL, 0);
+    waiting(s);
     struct mi_store_lock *a = NULL;
     struct mi_store_lock_options o = {.lease_s = 15, .holder = "first"};
     cr_assert_eq(mi_store_lock(s, "production", &o, &a), 0);
