@@ -46,6 +46,9 @@ struct world {
     const char *event_name; /* GITHUB_EVENT_NAME: "pull_request" unless a test says */
 };
 
+/* The plan key of the runs that store their plan. */
+#define STORE_PLAN_KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
 static void write_text(const char *path, const char *text)
 {
     cr_assert_eq(mi_fs_write_file_atomic(path, text, strlen(text), 0644), 0);
@@ -471,7 +474,7 @@ Test(plan, fork_head_under_pull_request_target_is_refused)
     cr_assert_not(mi_fs_exists(w.tflog), "terraform ran on the fork's code");
     cr_assert_eq(mi_test_github_count(w.gh, NULL, NULL), 0, "nothing sent to GitHub");
     cr_assert_not(mi_fs_exists(store), "something was stored");
-    cr_assert_not(log_leaks(r.err.ptr, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL));
+    cr_assert_not(log_leaks(r.err.ptr, STORE_PLAN_KEY, NULL));
 
     /* The same pull request on pull_request (no secrets for a fork) is planned as before. */
     w.event_name = "pull_request";
@@ -485,13 +488,11 @@ Test(plan, fork_head_under_pull_request_target_is_refused)
     teardown(&w);
 }
 
-/* A head in this repository is as trusted under pull_request_target as under pull_request:
- * planned, commented and sealed for apply. */
-Test(plan, same_repository_head_under_pull_request_target_is_planned_and_stored)
+/* A run that can store its plan: the checkout is a git repository (the seal binds the
+ * configuration fingerprint of its commit), with a local store and a plan key. The run's
+ * result goes to r; returns the path the sealed plan must have (caller frees). */
+static char *plan_into_store(struct world *w, struct mi_test_run *r)
 {
-    struct world w;
-    setup(&w);
-    w.event_name = "pull_request_target";
     struct mi_test_repo *git = mi_test_repo_init();
     mi_test_repo_write(git, "environments/dev/main.tf", "resource \"terraform_data\" \"x\" {}\n");
     char *fixture = mi_test_path("tests/fixtures/plans/aks_mlflow_replace.json");
@@ -499,18 +500,33 @@ Test(plan, same_repository_head_under_pull_request_target_is_planned_and_stored)
     cr_assert_eq(mi_fs_read_file(&plan_json, fixture, 0), 0);
     mi_test_repo_write(git, "environments/dev/.tfdouble/plan.json", plan_json.ptr);
     free(mi_test_repo_commit(git, "environment"));
-    free(w.repo);
-    w.repo = mi_xstrdup(git->dir);
-    char *store = mi_xasprintf("%s/store", w.dir);
+    free(w->repo);
+    w->repo = mi_xstrdup(git->dir);
+    char *store = mi_xasprintf("%s/store", w->dir);
     char *store_env = mi_xasprintf("MLINFRA_STORE=file://%s", store);
-    char *extra[] = {store_env,
-                     "MLINFRA_PLAN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL};
-    struct mi_test_run r;
-    run_plan(&r, &w, MI_TEST_GITHUB_TOKEN, extra);
-    cr_assert_eq(r.exit_code, 0, "stderr:\n%s", r.err.ptr);
-    cr_assert_null(strstr(r.err.ptr, "refusing"), "%s", r.err.ptr);
+    char *extra[] = {store_env, "MLINFRA_PLAN_KEY=" STORE_PLAN_KEY, NULL};
+    run_plan(r, w, MI_TEST_GITHUB_TOKEN, extra);
     char *sealed = mi_xasprintf("%s/%s/dev/pr-1/%s.tfplan.sealed", store, MI_TEST_GITHUB_REPO,
                                 MI_TEST_GITHUB_HEAD_SHA);
+    free(store_env);
+    free(store);
+    free(fixture);
+    mi_buf_release(&plan_json);
+    mi_test_repo_free(git);
+    return sealed;
+}
+
+/* A head in this repository is as trusted under pull_request_target as under pull_request:
+ * planned, commented and sealed for apply. */
+Test(plan, same_repository_head_under_pull_request_target_is_planned_and_stored)
+{
+    struct world w;
+    setup(&w);
+    w.event_name = "pull_request_target";
+    struct mi_test_run r;
+    char *sealed = plan_into_store(&w, &r);
+    cr_assert_eq(r.exit_code, 0, "stderr:\n%s", r.err.ptr);
+    cr_assert_null(strstr(r.err.ptr, "refusing"), "%s", r.err.ptr);
     cr_assert(mi_fs_exists(sealed), "no sealed plan at %s; stderr:\n%s", sealed, r.err.ptr);
     char *out = read_file(w.output);
     cr_assert(strstr(out, "stored=true\n"), "%s", out);
@@ -520,12 +536,7 @@ Test(plan, same_repository_head_under_pull_request_target_is_planned_and_stored)
     cr_assert_null(strstr(comment_body(list, 0), "comes from a fork"));
     json_decref(list);
     free(sealed);
-    free(store_env);
-    free(store);
-    free(fixture);
-    mi_buf_release(&plan_json);
     mi_test_run_release(&r);
-    mi_test_repo_free(git);
     teardown(&w);
 }
 
@@ -590,40 +601,17 @@ Test(plan, plan_is_sealed_into_the_store_for_apply)
 {
     struct world w;
     setup(&w);
-    /* The checkout must be a git repository: the seal binds the configuration fingerprint of
-     * its commit. */
-    struct mi_test_repo *git = mi_test_repo_init();
-    mi_test_repo_write(git, "environments/dev/main.tf", "resource \"terraform_data\" \"x\" {}\n");
-    char *fixture = mi_test_path("tests/fixtures/plans/aks_mlflow_replace.json");
-    mi_buf plan_json = MI_BUF_INIT;
-    cr_assert_eq(mi_fs_read_file(&plan_json, fixture, 0), 0);
-    mi_test_repo_write(git, "environments/dev/.tfdouble/plan.json", plan_json.ptr);
-    free(mi_test_repo_commit(git, "environment"));
-    free(w.repo);
-    w.repo = mi_xstrdup(git->dir);
-    char *store = mi_xasprintf("%s/store", w.dir);
-    char *store_env = mi_xasprintf("MLINFRA_STORE=file://%s", store);
-    char *extra[] = {store_env,
-                     "MLINFRA_PLAN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL};
     struct mi_test_run r;
-    run_plan(&r, &w, MI_TEST_GITHUB_TOKEN, extra);
+    char *sealed = plan_into_store(&w, &r);
     cr_assert_eq(r.exit_code, 0, "stderr:\n%s", r.err.ptr);
-    char *sealed = mi_xasprintf("%s/%s/dev/pr-1/%s.tfplan.sealed", store, MI_TEST_GITHUB_REPO,
-                                MI_TEST_GITHUB_HEAD_SHA);
     cr_assert(mi_fs_exists(sealed), "no sealed plan at %s; stderr:\n%s", sealed, r.err.ptr);
     json_t *list = comments(&w);
     const char *body = comment_body(list, 0);
     cr_assert(strstr(body, "not stored") == NULL, "%s", body);
     cr_assert(strstr(body, "MLINFRA_PLAN_KEY") == NULL);
     json_decref(list);
-    cr_assert_not(log_leaks(r.err.ptr, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL),
-                  "the plan key leaked");
+    cr_assert_not(log_leaks(r.err.ptr, STORE_PLAN_KEY, NULL), "the plan key leaked");
     free(sealed);
-    free(store_env);
-    free(store);
-    free(fixture);
-    mi_buf_release(&plan_json);
     mi_test_run_release(&r);
-    mi_test_repo_free(git);
     teardown(&w);
 }
