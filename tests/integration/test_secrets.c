@@ -240,6 +240,37 @@ TestSuite(secrets, .timeout = 180);
 static const char *const not_the_agents[] = {
     "terraform.tfstate", "tf.log", "pull_request.json", "push.json", "planted-plan.json", NULL};
 
+/* What one run wrote to its streams and to the runner's files; label names it in findings. */
+static void scan_run(struct scan *s, struct mi_cycle *w, const char *label,
+                     const struct mi_test_run *r)
+{
+    static const char *const parts[][2] = {{"output", "step outputs"}, {"summary", "job summary"}};
+    char *where = mi_xasprintf("%s stdout", label);
+    scan_text(s, where, r->out.ptr);
+    free(where);
+    where = mi_xasprintf("%s stderr", label);
+    scan_text(s, where, r->err.ptr);
+    free(where);
+    for (size_t i = 0; i < 2; i++) {
+        char *text = mi_cycle_read(w, parts[i][0]);
+        where = mi_xasprintf("%s %s", label, parts[i][1]);
+        scan_text(s, where, text);
+        free(where);
+        free(text);
+    }
+}
+
+/* Everything the runs left behind: GitHub's requests, the store, the workspace, RUNNER_TEMP.
+ * Returns the number of blobs in the store. */
+static size_t scan_leftovers(struct scan *s, struct mi_cycle *w)
+{
+    scan_github(s, w);
+    size_t blobs = scan_store(s, w);
+    scan_tree(s, w->r->dir, NULL);
+    scan_tree(s, w->dir, not_the_agents);
+    return blobs;
+}
+
 static void report(struct scan *s, const char *scenario)
 {
     cr_assert(s->places > 10 && s->bytes > 10000,
@@ -290,41 +321,24 @@ Test(secrets, no_planted_secret_in_anything_a_whole_cycle_writes)
     /* The masks were handed to the runner: the run would otherwise rely on luck. */
     cr_assert(strstr(plan.out.ptr, "::add-mask::") || strstr(plan.err.ptr, "::add-mask::"),
               "no ::add-mask:: for the sensitive values:\n%s", plan.err.ptr);
-    scan_text(&s, "plan stdout", plan.out.ptr);
-    scan_text(&s, "plan stderr", plan.err.ptr);
-    char *out = mi_cycle_read(&w, "output");
-    char *summary = mi_cycle_read(&w, "summary");
-    cr_assert(strstr(summary, "terraform_data.mlflow_ip"), "the summary lacks the plan:\n%s",
-              summary);
-    scan_text(&s, "plan step outputs", out);
-    scan_text(&s, "plan job summary", summary);
-    free(out);
-    free(summary);
+    cr_assert(mi_cycle_file_has(&w, "summary", "terraform_data.mlflow_ip"),
+              "the job summary lacks the plan");
+    scan_run(&s, &w, "plan", &plan);
 
     char *merge = mi_cycle_merge_commit(&w, w.base, head, 61);
     mi_cycle_seed_pull(&w, 61, head, w.base, 1, merge, NULL);
     struct mi_test_run apply;
     mi_cycle_run_apply(&apply, &w, w.base, merge, NULL, NULL);
     cr_assert_eq(apply.exit_code, 0, "apply (%d):\n%s", apply.exit_code, apply.err.ptr);
-    scan_text(&s, "apply stdout", apply.out.ptr);
-    scan_text(&s, "apply stderr", apply.err.ptr);
-    out = mi_cycle_read(&w, "output");
-    summary = mi_cycle_read(&w, "summary");
-    cr_assert(strstr(out, "result=applied"), "%s", out);
-    scan_text(&s, "apply step outputs", out);
-    scan_text(&s, "apply job summary", summary);
-    free(out);
-    free(summary);
+    cr_assert(mi_cycle_file_has(&w, "output", "result=applied"), "the apply was not reported");
+    scan_run(&s, &w, "apply", &apply);
 
     char *comment = mi_cycle_comment_on(&w, 61);
     cr_assert(comment && strstr(comment, "tracking_password"),
               "the comment does not show the sensitive output's name:\n%s", comment ? comment : "");
     free(comment);
-    scan_github(&s, &w);
-    size_t blobs = scan_store(&s, &w);
+    size_t blobs = scan_leftovers(&s, &w);
     cr_assert(blobs >= 2, "the store holds %zu blobs; the plan was not stored", blobs);
-    scan_tree(&s, w.r->dir, NULL);
-    scan_tree(&s, w.dir, not_the_agents);
     report(&s, "whole cycle");
 
     mi_buf_release(&s.findings);
@@ -381,14 +395,7 @@ Test(secrets, no_planted_secret_in_what_failing_runs_write)
     cr_assert_eq(plan.exit_code, 1, "plan (%d):\n%s", plan.exit_code, plan.err.ptr);
     cr_assert(strstr(plan.err.ptr, "cannot store the sealed plan"), "%s", plan.err.ptr);
     cr_assert(strstr(plan.err.ptr, "cannot post the plan comment"), "%s", plan.err.ptr);
-    scan_text(&s, "failing plan stdout", plan.out.ptr);
-    scan_text(&s, "failing plan stderr", plan.err.ptr);
-    char *out = mi_cycle_read(&w, "output");
-    char *summary = mi_cycle_read(&w, "summary");
-    scan_text(&s, "failing plan step outputs", out);
-    scan_text(&s, "failing plan job summary", summary);
-    free(out);
-    free(summary);
+    scan_run(&s, &w, "failing plan", &plan);
 
     /* 2. The plan stored with the right key; the apply runs with a wrong one. */
     w.extra_env = NULL;
@@ -406,19 +413,9 @@ Test(secrets, no_planted_secret_in_what_failing_runs_write)
     cr_assert_eq(apply.exit_code, 4, "apply (%d):\n%s", apply.exit_code, apply.err.ptr);
     cr_assert(strstr(apply.err.ptr, "key id"), "%s", apply.err.ptr);
     cr_assert_eq(mi_cycle_tf_runs(&w, "apply"), 0);
-    scan_text(&s, "refused apply stdout", apply.out.ptr);
-    scan_text(&s, "refused apply stderr", apply.err.ptr);
-    out = mi_cycle_read(&w, "output");
-    summary = mi_cycle_read(&w, "summary");
-    scan_text(&s, "refused apply step outputs", out);
-    scan_text(&s, "refused apply job summary", summary);
-    free(out);
-    free(summary);
+    scan_run(&s, &w, "refused apply", &apply);
 
-    scan_github(&s, &w);
-    scan_store(&s, &w);
-    scan_tree(&s, w.r->dir, NULL);
-    scan_tree(&s, w.dir, not_the_agents);
+    scan_leftovers(&s, &w);
     report(&s, "failing runs");
 
     mi_buf_release(&s.findings);
