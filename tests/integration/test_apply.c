@@ -147,12 +147,9 @@ Test(apply, plan_merge_apply_reports_outputs_then_rerun_is_already_applied)
 {
     struct mi_cycle w;
     mi_cycle_init(&w, 1, 1);
-    char *head = mi_cycle_pr_commit(&w, w.base, "dev: two replicas",
-                                    "environments/dev/terraform.tfvars", "replicas = 2\n", NULL);
-    mi_cycle_seed_pull(&w, 7, head, w.base, 0, NULL, NULL);
-    mi_cycle_plan_ok(&w, 7, head, w.base);
-    char *merge = mi_cycle_merge_commit(&w, w.base, head, 7);
-    mi_cycle_seed_pull(&w, 7, head, w.base, 1, merge, NULL);
+    char *head = NULL;
+    char *merge =
+        mi_cycle_planned_merge(&w, 7, w.base, "dev: two replicas", "replicas = 2\n", &head);
 
     struct mi_test_run r;
     mi_cycle_run_apply(&r, &w, w.base, merge, NULL, NULL);
@@ -801,12 +798,9 @@ Test(apply, key_rotation_keeps_waiting_plans_until_the_previous_key_is_removed)
     const char *const rotated[] = {"MLINFRA_PLAN_KEY=" NEW_PLAN_KEY, NULL};
 
     /* Planned before the rotation: sealed with the old key (the world's default). */
-    char *head1 = mi_cycle_pr_commit(&w, w.base, "dev: two replicas",
-                                     "environments/dev/terraform.tfvars", "replicas = 2\n", NULL);
-    mi_cycle_seed_pull(&w, 51, head1, w.base, 0, NULL, NULL);
-    mi_cycle_plan_ok(&w, 51, head1, w.base);
-    char *m1 = mi_cycle_merge_commit(&w, w.base, head1, 51);
-    mi_cycle_seed_pull(&w, 51, head1, w.base, 1, m1, NULL);
+    char *head1 = NULL;
+    char *m1 =
+        mi_cycle_planned_merge(&w, 51, w.base, "dev: two replicas", "replicas = 2\n", &head1);
 
     /* Applied during the rotation. */
     struct mi_test_run r1;
@@ -833,12 +827,8 @@ Test(apply, key_rotation_keeps_waiting_plans_until_the_previous_key_is_removed)
     cr_assert_eq(mi_cycle_tf_runs(&w, "apply"), 2);
 
     /* A plan sealed with the old key, still waiting when the previous key is removed. */
-    char *head3 = mi_cycle_pr_commit(&w, m2, "dev: four replicas",
-                                     "environments/dev/terraform.tfvars", "replicas = 4\n", NULL);
-    mi_cycle_seed_pull(&w, 53, head3, m2, 0, NULL, NULL);
-    mi_cycle_plan_ok(&w, 53, head3, m2);
-    char *m3 = mi_cycle_merge_commit(&w, m2, head3, 53);
-    mi_cycle_seed_pull(&w, 53, head3, m2, 1, m3, NULL);
+    char *head3 = NULL;
+    char *m3 = mi_cycle_planned_merge(&w, 53, m2, "dev: four replicas", "replicas = 4\n", &head3);
     struct mi_test_run r3;
     mi_cycle_run_apply(&r3, &w, m2, m3, NULL, rotated);
     cr_assert_eq(r3.exit_code, 4, "old-key plan after rotation (%d):\n%s", r3.exit_code,

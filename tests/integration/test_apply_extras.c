@@ -95,15 +95,8 @@ static void world_free(struct world *w)
  * merge commit; returns the merge commit. */
 static char *plan_and_merge(struct world *w, long long pr)
 {
-    struct mi_cycle *c = &w->c;
-    char *head = mi_cycle_pr_commit(c, c->base, "dev: two replicas",
-                                    "environments/dev/terraform.tfvars", "replicas = 2\n", NULL);
-    mi_cycle_seed_pull(c, pr, head, c->base, 0, NULL, NULL);
-    mi_cycle_plan_ok(c, pr, head, c->base);
-    char *merge = mi_cycle_merge_commit(c, c->base, head, pr);
-    mi_cycle_seed_pull(c, pr, head, c->base, 1, merge, NULL);
-    free(head);
-    return merge;
+    return mi_cycle_planned_merge(&w->c, pr, w->c.base, "dev: two replicas", "replicas = 2\n",
+                                  NULL);
 }
 
 static void run_apply(struct mi_test_run *out, struct world *w, const char *merge,

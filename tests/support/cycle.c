@@ -589,3 +589,19 @@ void mi_cycle_share_end(void)
     mi_test_github_share_end();
     mi_cycle_template_remove();
 }
+
+char *mi_cycle_planned_merge(struct mi_cycle *w, long long pr, const char *from,
+                             const char *message, const char *tfvars, char **head_out)
+{
+    char *head =
+        mi_cycle_pr_commit(w, from, message, "environments/dev/terraform.tfvars", tfvars, NULL);
+    mi_cycle_seed_pull(w, pr, head, from, 0, NULL, NULL);
+    mi_cycle_plan_ok(w, pr, head, from);
+    char *merge = mi_cycle_merge_commit(w, from, head, pr);
+    mi_cycle_seed_pull(w, pr, head, from, 1, merge, NULL);
+    if (head_out)
+        *head_out = head;
+    else
+        free(head);
+    return merge;
+}

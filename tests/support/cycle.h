@@ -120,6 +120,12 @@ void mi_cycle_plan_ok(struct mi_cycle *w, long long pr, const char *head, const 
 void mi_cycle_seed_plan_for(struct mi_cycle *w, const char *env, long long pr, const char *head);
 void mi_cycle_seed_plan(struct mi_cycle *w, long long pr, const char *head);
 
+/* A pull request #pr from `from` that sets environments/dev/terraform.tfvars, planned (and
+ * stored: mi_cycle_plan_ok) and merged with a merge commit, GitHub told at each step. Returns
+ * the merge commit; *head_out (may be NULL) gets the pull request's head. */
+char *mi_cycle_planned_merge(struct mi_cycle *w, long long pr, const char *from,
+                             const char *message, const char *tfvars, char **head_out);
+
 /* A push event of after onto before, on branch dev; its path. */
 char *mi_cycle_push_event(struct mi_cycle *w, const char *before, const char *after);
 /* `mlinfra apply [args]` for that push, the checkout moved to after; output and summary
