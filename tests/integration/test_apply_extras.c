@@ -360,15 +360,8 @@ Test(plan_extras, sarif_of_the_policy_results)
     mi_test_repo_write(w.c.r, "environments/dev/main.tf",
                        "resource \"terraform_data\" \"mlflow_url\" {\n  input = \"x\"\n}\n");
     char *head = mi_test_repo_commit(w.c.r, "a policy");
-    json_t *ev = mi_test_event_load("pull_request.synchronize.json");
-    mi_test_event_set(ev, "number", json_integer(12));
-    mi_test_event_set(ev, "pull_request.number", json_integer(12));
-    mi_test_event_set_str(ev, "pull_request.base.ref", "dev");
-    mi_test_event_set_str(ev, "pull_request.base.sha", w.c.base);
-    mi_test_event_set_str(ev, "pull_request.head.sha", head);
-    mi_test_event_set_str(ev, "repository.full_name", MI_CYCLE_REPO);
-    mi_test_event_set_str(ev, "pull_request.base.repo.full_name", MI_CYCLE_REPO);
-    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", MI_CYCLE_REPO);
+    json_t *ev = mi_test_event_pull_request(
+        &(struct mi_test_pr_event){12, MI_CYCLE_REPO, NULL, "dev", w.c.base, NULL, head});
     char *event = mi_test_event_write(ev, w.c.dir, "pull_request.json");
     json_decref(ev);
     char **env = mi_cycle_env(&w.c, "pull_request", event, NULL);

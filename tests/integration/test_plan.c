@@ -70,16 +70,9 @@ static void use_plan(struct world *w, const char *fixture)
 
 static void write_event(struct world *w, const char *head_repo)
 {
-    json_t *ev = mi_test_event_load("pull_request.synchronize.json");
-    mi_test_event_set(ev, "number", json_integer(1));
-    mi_test_event_set(ev, "pull_request.number", json_integer(1));
-    mi_test_event_set_str(ev, "pull_request.base.ref", "dev");
-    mi_test_event_set_str(ev, "pull_request.base.sha", MI_TEST_GITHUB_BASE_SHA);
-    mi_test_event_set_str(ev, "pull_request.head.ref", "feature-1");
-    mi_test_event_set_str(ev, "pull_request.head.sha", MI_TEST_GITHUB_HEAD_SHA);
-    mi_test_event_set_str(ev, "repository.full_name", MI_TEST_GITHUB_REPO);
-    mi_test_event_set_str(ev, "pull_request.base.repo.full_name", MI_TEST_GITHUB_REPO);
-    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", head_repo);
+    json_t *ev = mi_test_event_pull_request(
+        &(struct mi_test_pr_event){1, MI_TEST_GITHUB_REPO, head_repo, "dev",
+                                   MI_TEST_GITHUB_BASE_SHA, "feature-1", MI_TEST_GITHUB_HEAD_SHA});
     free(w->event);
     w->event = mi_test_event_write(ev, w->dir, "event.json");
     json_decref(ev);

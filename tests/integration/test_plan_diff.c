@@ -71,16 +71,8 @@ static char *push_plan(struct world *w, json_t *plan, const char *message)
 
 static void write_event(struct world *w, const char *head_sha)
 {
-    json_t *ev = mi_test_event_load("pull_request.synchronize.json");
-    mi_test_event_set(ev, "number", json_integer(1));
-    mi_test_event_set(ev, "pull_request.number", json_integer(1));
-    mi_test_event_set_str(ev, "pull_request.base.ref", "dev");
-    mi_test_event_set_str(ev, "pull_request.base.sha", MI_TEST_GITHUB_BASE_SHA);
-    mi_test_event_set_str(ev, "pull_request.head.ref", "feature-1");
-    mi_test_event_set_str(ev, "pull_request.head.sha", head_sha);
-    mi_test_event_set_str(ev, "repository.full_name", MI_TEST_GITHUB_REPO);
-    mi_test_event_set_str(ev, "pull_request.base.repo.full_name", MI_TEST_GITHUB_REPO);
-    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", MI_TEST_GITHUB_REPO);
+    json_t *ev = mi_test_event_pull_request(&(struct mi_test_pr_event){
+        1, MI_TEST_GITHUB_REPO, NULL, "dev", MI_TEST_GITHUB_BASE_SHA, "feature-1", head_sha});
     free(w->event);
     w->event = mi_test_event_write(ev, w->dir, "event.json");
     json_decref(ev);
@@ -242,8 +234,7 @@ Test(plan_diff, second_push_shows_what_changed_since_the_previous_plan)
     cr_assert_eq(mi_fs_read_file(&text, summary_a, 0), 0, "no summary beside the plan: %s",
                  r.err.ptr);
     cr_assert(strstr(text.ptr, "\"format\":\"mlinfra.plan-summary/1\""), "%s", text.ptr);
-    cr_assert(strstr(text.ptr, "\"module.mlflow.random_password.db\":\"create\""), "%s",
-              text.ptr);
+    cr_assert(strstr(text.ptr, "\"module.mlflow.random_password.db\":\"create\""), "%s", text.ptr);
     cr_assert(strstr(text.ptr, "new-db-password") == NULL, "no values in the summary");
     mi_buf_release(&text);
     mi_test_run_release(&r);
@@ -298,8 +289,7 @@ Test(plan_diff, second_push_shows_what_changed_since_the_previous_plan)
     cr_assert_eq(mi_store_open(&s, &cfg, MI_TEST_GITHUB_REPO), 0, "%s", mi_error_last());
     mi_buf got = MI_BUF_INIT;
     cr_assert_eq(mi_store_get_summary(s, "dev", 1, sha_b, &got), 0, "%s", mi_error_last());
-    cr_assert(strstr(got.ptr, "\"module.mlflow.random_password.extra\":\"create\""), "%s",
-              got.ptr);
+    cr_assert(strstr(got.ptr, "\"module.mlflow.random_password.extra\":\"create\""), "%s", got.ptr);
     mi_buf_release(&got);
     cr_assert_eq(mi_store_remove(s, "dev", 1, sha_a), 0, "%s", mi_error_last());
     cr_assert_not(mi_fs_exists(summary_a), "the summary went with its plan");

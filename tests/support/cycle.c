@@ -460,16 +460,8 @@ void mi_cycle_run_plan(struct mi_test_run *out, struct mi_cycle *w, long long pr
     mi_test_repo_reset(w->r, head);
     mi_cycle_truncate(w, "output");
     mi_cycle_truncate(w, "summary");
-    json_t *ev = mi_test_event_load("pull_request.synchronize.json");
-    mi_test_event_set(ev, "number", json_integer(pr));
-    mi_test_event_set(ev, "pull_request.number", json_integer(pr));
-    mi_test_event_set_str(ev, "pull_request.base.ref", "dev");
-    mi_test_event_set_str(ev, "pull_request.base.sha", base_sha);
-    mi_test_event_set_str(ev, "pull_request.head.ref", "feature");
-    mi_test_event_set_str(ev, "pull_request.head.sha", head);
-    mi_test_event_set_str(ev, "repository.full_name", MI_CYCLE_REPO);
-    mi_test_event_set_str(ev, "pull_request.base.repo.full_name", MI_CYCLE_REPO);
-    mi_test_event_set_str(ev, "pull_request.head.repo.full_name", MI_CYCLE_REPO);
+    json_t *ev = mi_test_event_pull_request(
+        &(struct mi_test_pr_event){pr, MI_CYCLE_REPO, NULL, "dev", base_sha, "feature", head});
     char *event = mi_test_event_write(ev, w->dir, "pull_request.json");
     json_decref(ev);
     char **env = mi_cycle_env(w, "pull_request", event, NULL);

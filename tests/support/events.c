@@ -52,3 +52,20 @@ char *mi_test_event_text(json_t *root)
     cr_assert(s);
     return s;
 }
+
+json_t *mi_test_event_pull_request(const struct mi_test_pr_event *e)
+{
+    json_t *ev = mi_test_event_load("pull_request.synchronize.json");
+    mi_test_event_set(ev, "number", json_integer(e->number));
+    mi_test_event_set(ev, "pull_request.number", json_integer(e->number));
+    mi_test_event_set_str(ev, "pull_request.base.ref", e->base_ref);
+    mi_test_event_set_str(ev, "pull_request.base.sha", e->base_sha);
+    if (e->head_ref)
+        mi_test_event_set_str(ev, "pull_request.head.ref", e->head_ref);
+    mi_test_event_set_str(ev, "pull_request.head.sha", e->head_sha);
+    mi_test_event_set_str(ev, "repository.full_name", e->repo);
+    mi_test_event_set_str(ev, "pull_request.base.repo.full_name", e->repo);
+    mi_test_event_set_str(ev, "pull_request.head.repo.full_name",
+                          e->head_repo ? e->head_repo : e->repo);
+    return ev;
+}
