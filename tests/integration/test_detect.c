@@ -156,6 +156,13 @@ static char *selected(const struct result *res)
     return mi_buf_detach(&b);
 }
 
+/* The first reason given for the first environment selected (borrowed). */
+static json_t *first_reason(const struct result *res)
+{
+    json_t *env = json_array_get(json_object_get(res->json, "environments"), 0);
+    return json_array_get(json_object_get(env, "reasons"), 0);
+}
+
 static void expect_selected(const struct result *res, const char *want)
 {
     char *got = selected(res);
@@ -421,9 +428,7 @@ Test(detect, renames_and_no_op_changes)
     detect(&res, &w, "pull_request", ev, NULL);
     expect_exit(&res, 0);
     expect_selected(&res, "prod");
-    json_t *reason = json_array_get(
-        json_object_get(json_array_get(json_object_get(res.json, "environments"), 0), "reasons"),
-        0);
+    json_t *reason = first_reason(&res);
     cr_assert_str_eq(jget(reason, "path"), "environments/prod/main.tf");
     /* attic/ concerns no environment, so it is not looked into: the move shows as the
      * deletion it is for prod. Asked for every path, the two halves pair up. */
@@ -437,9 +442,7 @@ Test(detect, renames_and_no_op_changes)
     detect(&res, &w, "pull_request", ev, all);
     expect_exit(&res, 0);
     expect_selected(&res, "prod");
-    reason = json_array_get(
-        json_object_get(json_array_get(json_object_get(res.json, "environments"), 0), "reasons"),
-        0);
+    reason = first_reason(&res);
     cr_assert_str_eq(jget(reason, "change"), "renamed");
     cr_assert_str_eq(jget(reason, "renamed_to"), "attic/prod-main.tf");
     result_release(&res);
@@ -454,9 +457,7 @@ Test(detect, renames_and_no_op_changes)
     detect(&res, &w, "pull_request", ev, NULL);
     expect_exit(&res, 0);
     expect_selected(&res, "prod");
-    reason = json_array_get(
-        json_object_get(json_array_get(json_object_get(res.json, "environments"), 0), "reasons"),
-        0);
+    reason = first_reason(&res);
     cr_assert_str_eq(jget(reason, "kind"), "directory");
     cr_assert_str_eq(jget(reason, "path"), "environments/prod/c.tf");
     cr_assert_str_eq(jget(reason, "renamed_from"), "modules/c/main.tf");
@@ -502,9 +503,7 @@ Test(detect, paths_that_are_not_utf8_stay_valid_json)
     detect(&res, &w, "pull_request", ev, NULL);
     expect_exit(&res, 0);
     expect_selected(&res, "dev");
-    json_t *reason = json_array_get(
-        json_object_get(json_array_get(json_object_get(res.json, "environments"), 0), "reasons"),
-        0);
+    json_t *reason = first_reason(&res);
     cr_assert_str_eq(jget(reason, "path"), "environments/dev/caf\xef\xbf\xbd.tf");
     result_release(&res);
     json_decref(ev);
