@@ -252,17 +252,23 @@ Test(apply_extras, unreachable_service_fails_the_job_only_when_configured)
     }
 }
 
+/* "MLINFRA_NOW=<the time days from now>", the agent's clock for one run. */
+static void now_in_days(char *out, size_t size, long days)
+{
+    time_t later = time(NULL) + days * 86400;
+    struct tm tm;
+    gmtime_r(&later, &tm);
+    strftime(out, size, "MLINFRA_NOW=%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 Test(apply_extras, expired_plan_is_refused_with_advice_to_replan)
 {
     struct world w;
     world_init(&w, NULL);
     char *merge = plan_and_merge(&w, 9);
     /* Eight days after the plan was made. */
-    time_t later = time(NULL) + 8 * 86400;
-    struct tm tm;
-    gmtime_r(&later, &tm);
     char when[64];
-    strftime(when, sizeof(when), "MLINFRA_NOW=%Y-%m-%dT%H:%M:%SZ", &tm);
+    now_in_days(when, sizeof(when), 8);
     const char *extra[] = {when, NULL};
     struct mi_test_run r;
     run_apply(&r, &w, merge, extra);
@@ -285,11 +291,8 @@ Test(apply_extras, plan_max_age_is_configurable)
     struct world w;
     world_init(&w, "apply:\n  plan_max_age: never\n  deployments: false\n");
     char *merge = plan_and_merge(&w, 10);
-    time_t later = time(NULL) + 400 * 86400;
-    struct tm tm;
-    gmtime_r(&later, &tm);
     char when[64];
-    strftime(when, sizeof(when), "MLINFRA_NOW=%Y-%m-%dT%H:%M:%SZ", &tm);
+    now_in_days(when, sizeof(when), 400);
     const char *extra[] = {when, NULL};
     struct mi_test_run r;
     run_apply(&r, &w, merge, extra);
