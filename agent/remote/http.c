@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "util/cancel.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #define DEFAULT_MAX_RESPONSE (16u * 1024u * 1024u)
@@ -45,16 +46,9 @@ struct transfer {
     int headers_done; /* the blank line that ends the last header block arrived */
     /* The stall clock of the process-wide limit: when a byte last moved either way. */
     long long moved; /* header, body and upload bytes seen so far */
-    long long last_move_ms;
+    long last_move_ms;
     int stalled; /* aborted by the stall limit */
 };
-
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void mi_http_response_release(struct mi_http_response *r)
 {
@@ -180,7 +174,7 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
     if (limits.stall_timeout_ms <= 0)
         return 0;
     long long moved = (long long)dlnow + (long long)ulnow + (long long)t->header_bytes;
-    long long now = monotonic_ms();
+    long now = mi_clock_ms();
     if (moved != t->moved || !t->last_move_ms) {
         t->moved = moved;
         t->last_move_ms = now;
@@ -263,14 +257,12 @@ static int send_once(struct mi_http_response *out, const struct mi_http_request 
     long timeout_ms = bounded(req->timeout_ms ? req->timeout_ms : 300000L, limits.timeout_ms);
     long connect_ms =
         bounded(req->connect_timeout_ms ? req->connect_timeout_ms : 10000L, timeout_ms);
-    /* curl counts the stall time in whole seconds. */
-    long stall_s =
-        bounded(req->low_speed_timeout_s ? req->low_speed_timeout_s : 60L,
-                limits.stall_timeout_ms > 0 ? (limits.stall_timeout_ms + 999) / 1000 : 0);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    /* The request's own stall limit; the process-wide one is on_progress's. */
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_s);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     req->low_speed_timeout_s ? req->low_speed_timeout_s : 60L);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header_status);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);

@@ -11,19 +11,13 @@
 
 #include "remote/http.h"
 #include "util/cancel.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/banned.h"
 
 /* Bodies of unhealthy answers are only buffered because http.h buffers them; nobody reads
  * them, so a small cap is enough and keeps a misbehaving service from costing memory. */
 #define PROBE_MAX_BODY (64 * 1024)
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* ---- the URL ----------------------------------------------------------------------------- */
 
@@ -150,10 +144,10 @@ int mi_probe_run(struct mi_probe_result *out, const struct mi_probe_options *o)
     static const char *const headers[] = {
         "Accept: */*", "User-Agent: mlinfra/" MLINFRA_VERSION " (health check)", NULL};
 
-    long start = now_ms();
+    long start = mi_clock_ms();
     long deadline = start + total;
     for (int n = 1; n <= tries; n++) {
-        long left = deadline - now_ms();
+        long left = deadline - mi_clock_ms();
         if (left <= 0) {
             out->timed_out = 1;
             break;
@@ -173,9 +167,9 @@ int mi_probe_run(struct mi_probe_result *out, const struct mi_probe_options *o)
         req.ca_file = o->ca_file;
         struct mi_http_response resp = MI_HTTP_RESPONSE_INIT;
 
-        long t0 = now_ms();
+        long t0 = mi_clock_ms();
         int hrc = mi_http_send(&resp, &req);
-        long took = now_ms() - t0;
+        long took = mi_clock_ms() - t0;
         out->attempts = n;
         out->status = hrc == 0 ? resp.status : 0;
         mi_http_response_release(&resp);
@@ -199,7 +193,7 @@ int mi_probe_run(struct mi_probe_result *out, const struct mi_probe_options *o)
         long wait = -1;
         if (!healthy && n < tries) {
             wait = delay_after(o, n);
-            if (now_ms() + wait >= deadline)
+            if (mi_clock_ms() + wait >= deadline)
                 wait = -1;
         }
         if (o->on_attempt) {
@@ -217,7 +211,7 @@ int mi_probe_run(struct mi_probe_result *out, const struct mi_probe_options *o)
     }
     rc = 0;
 done:
-    out->elapsed_ms = now_ms() - start;
+    out->elapsed_ms = mi_clock_ms() - start;
     if (rc < 0)
         mi_error_prefix("health check of %s", out->url);
     return rc;

@@ -17,6 +17,7 @@
 
 #include "store/store_backend.h"
 #include "util/cancel.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/banned.h"
 
@@ -696,13 +697,6 @@ static char *lock_name(const struct mi_store *s, const char *environment)
     return mi_xasprintf("%s/%s/.lock", s->repository, environment);
 }
 
-static long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Renews the lease every third of its duration. A renewal the HTTP layer could not save
  * (after its own retries) is tried again at the next tick; once the lease has gone unrenewed
  * for its whole duration, or the service says it is no longer ours, the lock is lost. */
@@ -710,7 +704,7 @@ static void *renew_main(void *arg)
 {
     struct mi_store_lock *l = arg;
     long interval_ms = l->lease_s * 1000L / 3;
-    long last_ok = mono_ms();
+    long last_ok = mi_clock_ms();
     pthread_mutex_lock(&l->mu);
     while (!l->stop) {
         struct timespec deadline;
@@ -729,10 +723,11 @@ static void *renew_main(void *arg)
         int rc = l->store->backend.ops->lock_renew(l->store->backend.be, l->handle);
         pthread_mutex_lock(&l->mu);
         if (rc == 0) {
-            last_ok = mono_ms();
+            last_ok = mi_clock_ms();
             continue;
         }
-        if (rc == MI_ECONFLICT || rc == MI_ENOTFOUND || mono_ms() - last_ok >= l->lease_s * 1000L) {
+        if (rc == MI_ECONFLICT || rc == MI_ENOTFOUND ||
+            mi_clock_ms() - last_ok >= l->lease_s * 1000L) {
             l->lost = 1;
             snprintf(l->lost_msg, sizeof(l->lost_msg), "%s", mi_error_last());
             break;
@@ -788,13 +783,13 @@ int mi_store_lock(struct mi_store *s, const char *environment,
     char *clean_holder = meta_value(holder, 200);
     char *name = lock_name(s, environment);
     void *handle = NULL;
-    long start = mono_ms();
+    long start = mi_clock_ms();
     int rc;
     for (;;) {
         rc = s->backend.ops->lock_try(s->backend.be, name, lease_s, clean_holder, &handle);
         if (rc != MI_ECONFLICT)
             break;
-        long waited = mono_ms() - start;
+        long waited = mi_clock_ms() - start;
         if (waited >= wait_ms) {
             lock_conflict_message(s, environment, waited);
             break;

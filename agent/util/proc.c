@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/cancel.h"
 #include "util/error.h"
 #include "util/banned.h"
@@ -26,13 +27,6 @@ extern char **environ;
 #define DRAIN_AFTER_EXIT_MS 1000
 /* Upper bound on one poll(2) wait, so a signal that arrives just before poll is noticed. */
 #define POLL_SLICE_MS 100
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 void mi_proc_result_release(struct mi_proc_result *r)
 {
@@ -219,7 +213,7 @@ int mi_proc_run(struct mi_proc_result *out, const struct mi_proc_opts *opts)
     const char *name = opts->argv && opts->argv[0] ? opts->argv[0] : opts->path;
     int rc = 0;
     pid_t pid = -1;
-    long start = now_ms();
+    long start = mi_clock_ms();
 
     if (!opts->path || !opts->argv || !opts->argv[0])
         return mi_error_set(MI_EUSAGE, "proc: no program or argv given");
@@ -284,7 +278,7 @@ int mi_proc_run(struct mi_proc_result *out, const struct mi_proc_opts *opts)
     char chunk[65536];
 
     while (streams[0].fd >= 0 || streams[1].fd >= 0 || !reaped) {
-        long now = now_ms();
+        long now = mi_clock_ms();
         if (!stopping && deadline && now >= deadline)
             stopping = MI_ETIMEOUT;
         if (!stopping && mi_cancel_requested())
@@ -371,7 +365,7 @@ int mi_proc_run(struct mi_proc_result *out, const struct mi_proc_opts *opts)
     pid = -1;
     finish_stream(&r, &streams[0]);
     finish_stream(&r, &streams[1]);
-    out->elapsed_ms = now_ms() - start;
+    out->elapsed_ms = mi_clock_ms() - start;
     if (WIFEXITED(status)) {
         out->exit_code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {
